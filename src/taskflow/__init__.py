@@ -1,0 +1,78 @@
+"""taskflow: run trees of tasks through pluggable executors, durably.
+
+Write an executor (an `ExecutableTask` with a JSON Schema for its inputs), register it with
+`executor_register`, and let a `TaskManager` run trees of tasks that use it.
+"""
+
+from __future__ import annotations
+
+from taskflow.definition import build_tree, check_tree
+from taskflow.engine import EngineSettings, TaskManager
+from taskflow.events import EventBus, EventType, TaskEvent
+from taskflow.exceptions import (
+    ConfigurationError,
+    DefinitionError,
+    DependencyCycle,
+    InputValidationError,
+    InvalidReference,
+    InvalidTransition,
+    RegistryError,
+    ResultError,
+    StorageError,
+    TaskConflict,
+    TaskExecutionError,
+    TaskflowError,
+    TaskNotFound,
+    UnknownExecutor,
+)
+from taskflow.executors import (
+    BaseTask,
+    ExecutableTask,
+    ExecutionContext,
+    ExecutorInfo,
+    ExecutorRegistry,
+    executor_register,
+    get_registry,
+)
+from taskflow.models import Dependency, Task, TaskStatus, TaskTreeNode
+from taskflow.runtime import create_session
+from taskflow.storage import MemoryRepository, TaskRepository
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BaseTask",
+    "ConfigurationError",
+    "DefinitionError",
+    "Dependency",
+    "DependencyCycle",
+    "EngineSettings",
+    "EventBus",
+    "EventType",
+    "ExecutableTask",
+    "ExecutionContext",
+    "ExecutorInfo",
+    "ExecutorRegistry",
+    "InputValidationError",
+    "InvalidReference",
+    "InvalidTransition",
+    "MemoryRepository",
+    "RegistryError",
+    "ResultError",
+    "StorageError",
+    "Task",
+    "TaskConflict",
+    "TaskEvent",
+    "TaskExecutionError",
+    "TaskManager",
+    "TaskNotFound",
+    "TaskRepository",
+    "TaskStatus",
+    "TaskTreeNode",
+    "TaskflowError",
+    "build_tree",
+    "check_tree",
+    "create_session",
+    "executor_register",
+    "get_registry",
+]

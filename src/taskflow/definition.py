@@ -1,0 +1,305 @@
+"""Tree definitions: plain data in, checked `Task` values out.
+
+Two shapes are accepted (see docs/trees.md):
+
+* **nested**: a task mapping whose ``children`` list holds more task mappings;
+* **flat** (the seed lineage's JSON task list): a list of task mappings with ``id`` (a local
+  key such as ``"task_1"``), ``parent_id`` (another local key) and ``dependencies``.
+
+A task mapping has ``name``, and optionally ``key``/``id``, ``executor`` (or the lineage's
+``schemas: {method: ...}``), ``inputs``, ``params``, ``dependencies``, ``priority``, ``user_id``.
+Without an executor, a task with children is a *group*; one without is run by the executor
+whose id is its ``name`` (the lineage's convention).
+
+`check_tree` is the one place where a tree is checked before anything is written or run:
+unknown dependencies, cycles, references to tasks that are not upstream, unknown executors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from taskflow.exceptions import (
+    DefinitionError,
+    DependencyCycle,
+    InvalidReference,
+    UnknownExecutor,
+)
+from taskflow.models import PRIORITY_DEFAULT, Dependency, Task, new_task_id, utcnow
+from taskflow.references import invalid_expressions, referenced_keys
+
+TASK_FIELDS = frozenset(
+    {"id", "key", "name", "executor", "schemas", "inputs", "params", "dependencies",
+     "priority", "children", "parent_id", "user_id"}
+)
+_UNSET: Any = object()
+
+
+def executor_of(name: str, schemas: Mapping[str, Any] | None, executor: Any = _UNSET) -> str | None:
+    """The executor id of a task: ``executor`` if given, else ``schemas.method``, else ``name``."""
+    if executor is not _UNSET:
+        return None if executor is None else str(executor)
+    if schemas and "method" in schemas:
+        method = schemas["method"]
+        return None if method is None else str(method)
+    return name
+
+
+def check_priority(priority: Any, *, task: str) -> int:
+    """Return ``priority`` if it is an integer from 0 to 3, else raise `DefinitionError`."""
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 3:
+        raise DefinitionError(f"priority must be an integer from 0 (urgent) to 3, not {priority!r}", task=task)
+    return priority
+
+
+def parse_dependencies(raw: Any, *, task: str) -> tuple[Dependency, ...]:
+    """Dependencies as `Dependency` values; raise `DefinitionError` naming the task if malformed."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list | tuple):
+        raise DefinitionError(f"dependencies must be a list, not {type(raw).__name__}", task=task)
+    try:
+        return tuple(Dependency.parse(item) for item in raw)
+    except TypeError as exc:
+        raise DefinitionError(str(exc), task=task) from exc
+
+
+class _Builder:
+    """Turns one definition into tasks, giving each a fresh id and a unique key."""
+
+    def __init__(self, user_id: str | None) -> None:
+        self.user_id = user_id
+        self.tasks: list[Task] = []
+        self.ids_by_key: dict[str, str] = {}
+        self.now = utcnow()
+
+    def key_for(self, spec: Mapping[str, Any], index: int) -> str:
+        key = spec.get("key", spec.get("id"))
+        if key is None:
+            base = re.sub(r"[^A-Za-z0-9_-]+", "_", str(spec.get("name") or f"task_{index}")).strip("_")
+            key, n = base or f"task_{index}", 2
+            while key in self.ids_by_key:
+                key, n = f"{base}_{n}", n + 1
+        if not isinstance(key, str) or not key or "." in key:
+            raise DefinitionError(f"key {key!r} must be a non-empty string without dots")
+        if key in self.ids_by_key:
+            raise DefinitionError(f"the key {key!r} is used by more than one task")
+        return key
+
+    def add(self, spec: Any, index: int, *, parent: str | None, has_children: bool) -> Task:
+        if not isinstance(spec, Mapping):
+            raise DefinitionError(f"task #{index} must be a mapping, not {type(spec).__name__}")
+        key = self.key_for(spec, index)
+        unknown = sorted(set(spec) - TASK_FIELDS)
+        if unknown:
+            raise DefinitionError(f"unknown field(s) {', '.join(unknown)}", task=key)
+        name = spec.get("name", key)
+        executor = spec.get("executor", _UNSET)
+        if executor is _UNSET and not (spec.get("schemas") or {}).get("method") and has_children:
+            executor = None
+        inputs = spec.get("inputs") or {}
+        params = spec.get("params") or {}
+        for field, value in (("inputs", inputs), ("params", params)):
+            if not isinstance(value, Mapping):
+                raise DefinitionError(f"{field} must be a mapping, not {type(value).__name__}", task=key)
+        task_id = new_task_id()
+        self.ids_by_key[key] = task_id
+        task = Task(
+            id=task_id,
+            tree_id=self.tasks[0].id if self.tasks else task_id,
+            parent_id=parent,
+            key=key,
+            name=str(name),
+            executor=executor_of(str(name), spec.get("schemas"), executor),
+            user_id=spec.get("user_id", self.user_id),
+            inputs=dict(inputs),
+            params=dict(params),
+            dependencies=parse_dependencies(spec.get("dependencies"), task=key),
+            priority=check_priority(spec.get("priority", PRIORITY_DEFAULT), task=key),
+            position=len(self.tasks),
+            created_at=self.now,
+            updated_at=self.now,
+        )
+        self.tasks.append(task)
+        return task
+
+    def add_nested(self, spec: Any, parent: str | None = None) -> None:
+        children = spec.get("children", []) if isinstance(spec, Mapping) else []
+        if not isinstance(children, list):
+            raise DefinitionError("children must be a list", task=str(spec.get("key", spec.get("name"))))
+        if isinstance(spec, Mapping) and "parent_id" in spec:
+            raise DefinitionError("parent_id belongs to the flat format; nest the task under children instead")
+        task = self.add(spec, len(self.tasks), parent=parent, has_children=bool(children))
+        for child in children:
+            self.add_nested(child, task.id)
+
+    def add_flat(self, specs: Sequence[Any]) -> None:
+        parents = {s.get("parent_id") for s in specs if isinstance(s, Mapping)}
+        order = _parents_first(specs)
+        local_parent: dict[int, Any] = {}
+        for index in order:
+            spec = specs[index]
+            if isinstance(spec, Mapping) and "children" in spec:
+                raise DefinitionError("children belongs to the nested format; use parent_id", task=spec.get("id"))
+            has_children = isinstance(spec, Mapping) and spec.get("id") in parents
+            local_parent[index] = spec.get("parent_id") if isinstance(spec, Mapping) else None
+            parent_key = local_parent[index]
+            if parent_key is not None and parent_key not in self.ids_by_key:
+                raise DefinitionError(f"parent_id {parent_key!r} is not a task of this tree", task=spec.get("id"))
+            parent = self.ids_by_key[parent_key] if parent_key is not None else None
+            self.add(spec, index, parent=parent, has_children=has_children)
+
+    def link_dependencies(self) -> list[Task]:
+        linked = []
+        for task in self.tasks:
+            if not task.dependencies:
+                linked.append(task)
+                continue
+            deps = []
+            for dep in task.dependencies:
+                target = self.ids_by_key.get(dep.id)
+                if target is None:
+                    raise DefinitionError(
+                        f"depends on {dep.id!r}, which is not a task of this tree{_suggest(dep.id, self.ids_by_key)}",
+                        task=task.key,
+                    )
+                deps.append(Dependency(target, dep.required))
+            linked.append(task.evolve(dependencies=tuple(deps)))
+        return linked
+
+
+def _parents_first(specs: Sequence[Any]) -> list[int]:
+    """Indexes of ``specs`` ordered so that every parent comes before its children."""
+    by_key = {s.get("id"): i for i, s in enumerate(specs) if isinstance(s, Mapping)}
+    roots = [i for i, s in enumerate(specs) if not isinstance(s, Mapping) or s.get("parent_id") is None]
+    if len(roots) != 1:
+        raise DefinitionError(f"a tree has exactly one root (a task without parent_id); found {len(roots)}")
+    children: dict[int, list[int]] = {}
+    for i, spec in enumerate(specs):
+        parent = spec.get("parent_id") if isinstance(spec, Mapping) else None
+        if parent is not None:
+            if parent not in by_key:
+                raise DefinitionError(f"parent_id {parent!r} is not a task of this tree", task=spec.get("id"))
+            children.setdefault(by_key[parent], []).append(i)
+    order, stack = [], [roots[0]]
+    while stack:
+        index = stack.pop()
+        order.append(index)
+        stack.extend(reversed(children.get(index, [])))
+    if len(order) != len(specs):
+        raise DefinitionError("parent_id links form a loop that does not reach the root")
+    return order
+
+
+def build_tree(definition: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, user_id: str | None = None) -> list[Task]:
+    """Tasks for a nested or flat definition, root first; raise `DefinitionError` if malformed.
+
+    Only the shape is checked here; `check_tree` checks the graph.
+    """
+    builder = _Builder(user_id)
+    if isinstance(definition, Mapping):
+        builder.add_nested(definition)
+    elif isinstance(definition, Sequence) and not isinstance(definition, str):
+        if not definition:
+            raise DefinitionError("the task list is empty")
+        builder.add_flat(definition)
+    else:
+        raise DefinitionError(f"a tree definition is a mapping or a list of tasks, not {type(definition).__name__}")
+    return builder.link_dependencies()
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+
+
+def similar_ids(word: str, choices: Iterable[str]) -> list[str]:
+    """Up to three of ``choices`` that look like ``word``."""
+    return difflib.get_close_matches(word, sorted(choices), n=3, cutoff=0.5)
+
+
+def check_tree(tasks: Sequence[Task], *, executors: Collection[str] | None = None) -> None:
+    """Raise a `DefinitionError` if ``tasks`` (one whole tree) cannot run as defined.
+
+    Checks, in order: parents and dependencies name tasks of the tree, executors are known
+    (when ``executors`` is given), the dependencies have no cycle, and every reference in the
+    inputs names an upstream task with a well-formed expression.
+    """
+    by_id = {task.id: task for task in tasks}
+    by_key = {task.key: task for task in tasks}
+    for task in tasks:
+        if task.parent_id is not None and task.parent_id not in by_id:
+            raise DefinitionError(f"parent {task.parent_id!r} is not a task of this tree", task=task.key)
+        for dep in task.dependencies:
+            if dep.id not in by_id:
+                raise DefinitionError(f"depends on {dep.id!r}, which is not a task of this tree", task=task.key)
+            if dep.id == task.id:
+                raise DependencyCycle([task.key, task.key])
+        if executors is not None and task.executor is not None and task.executor not in executors:
+            raise UnknownExecutor(task.executor, task=task.key, suggestions=similar_ids(task.executor, executors))
+    _check_acyclic(tasks, by_id)
+    for task in tasks:
+        _check_references(task, by_id, by_key)
+
+
+def _check_acyclic(tasks: Sequence[Task], by_id: Mapping[str, Task]) -> None:
+    waiting = {task.id: len(task.dependencies) for task in tasks}
+    dependents: dict[str, list[str]] = {}
+    for task in tasks:
+        for dep in task.dependencies:
+            dependents.setdefault(dep.id, []).append(task.id)
+    ready = [task_id for task_id, n in waiting.items() if n == 0]
+    while ready:
+        done = ready.pop()
+        for follower in dependents.get(done, ()):
+            waiting[follower] -= 1
+            if waiting[follower] == 0:
+                ready.append(follower)
+    stuck = {task_id for task_id, n in waiting.items() if n > 0}
+    if stuck:
+        raise DependencyCycle(_find_cycle(stuck, by_id))
+
+
+def _find_cycle(stuck: set[str], by_id: Mapping[str, Task]) -> list[str]:
+    """Walk dependencies inside the stuck set until a task repeats; return that loop's keys."""
+    current = min(stuck, key=lambda task_id: by_id[task_id].position)
+    seen: list[str] = []
+    while current not in seen:
+        seen.append(current)
+        current = next(d.id for d in by_id[current].dependencies if d.id in stuck)
+    loop = seen[seen.index(current):] + [current]
+    return [by_id[task_id].key for task_id in reversed(loop)]
+
+
+def _upstream(task: Task, by_id: Mapping[str, Task]) -> set[str]:
+    found: set[str] = set()
+    stack = [d.id for d in task.dependencies]
+    while stack:
+        task_id = stack.pop()
+        if task_id not in found:
+            found.add(task_id)
+            stack.extend(d.id for d in by_id[task_id].dependencies)
+    return found
+
+
+def _check_references(task: Task, by_id: Mapping[str, Task], by_key: Mapping[str, Task]) -> None:
+    keys = referenced_keys(task.inputs)
+    if not keys:
+        return
+    problems = invalid_expressions(task.inputs)
+    if problems:
+        raise InvalidReference(problems[0], task=task.key)
+    upstream = _upstream(task, by_id)
+    for key in sorted(keys):
+        target = by_key.get(key) or by_id.get(key)
+        if target is None:
+            raise InvalidReference(
+                f"inputs refer to {key!r}, which is not a task of this tree{_suggest(key, by_key)}", task=task.key
+            )
+        if target.id not in upstream:
+            raise InvalidReference(
+                f"inputs refer to {key!r}, which is not upstream; add it to dependencies", task=task.key
+            )

@@ -1,0 +1,303 @@
+"""`TreeRun`: drives one tree from its ready tasks to every task terminal.
+
+One loop, one transaction per turn: the turn's finished tasks, the cancellations they cause
+and the claims on the next ready tasks are written together, then (and only then) the claimed
+tasks are handed to the backend and the events are published. Readiness is worked out in
+memory by `RunGraph`; the database is written, never polled, on the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import heapq
+import itertools
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from taskflow.backends import ExecutionBackend, TaskRun
+from taskflow.engine.graph import Node, RunGraph, rolled_up
+from taskflow.engine.settings import EngineSettings
+from taskflow.events import EventBus, EventType, TaskEvent
+from taskflow.executors import ExecutionContext, ExecutorRegistry, Outcome
+from taskflow.models import TaskStatus, check_transition, utcnow
+from taskflow.references import ReferenceResolutionError, resolve
+from taskflow.storage import Change, TaskQuery, TaskRepository
+
+logger = logging.getLogger("taskflow.engine")
+
+_EVENT_OF = {
+    TaskStatus.IN_PROGRESS: EventType.STARTED,
+    TaskStatus.COMPLETED: EventType.COMPLETED,
+    TaskStatus.FAILED: EventType.FAILED,
+    TaskStatus.CANCELLED: EventType.CANCELLED,
+}
+_NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+
+class TreeRun:
+    """The run of one tree by one manager."""
+
+    def __init__(
+        self,
+        graph: RunGraph,
+        *,
+        repository: TaskRepository,
+        registry: ExecutorRegistry,
+        backend: ExecutionBackend,
+        settings: EngineSettings,
+        bus: EventBus,
+        owner: str,
+    ) -> None:
+        self.graph = graph
+        self.repository = repository
+        self.registry = registry
+        self.backend = backend
+        self.settings = settings
+        self.bus = bus
+        self.owner = owner
+        self._ready: list[tuple[int, int, Node]] = []
+        self._blocked: dict[str, list[tuple[int, int, Node]]] = collections.defaultdict(list)
+        self._order = itertools.count()
+        self.running: dict[str, tuple[Node, ExecutionContext]] = {}
+        self._per_executor: collections.Counter[str] = collections.Counter()
+        self._foreign: set[str] = set()
+        self._outcomes: collections.deque[tuple[TaskRun, Outcome]] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._changes: dict[str, Change] = {}
+        self._events: list[TaskEvent] = []
+        self._now = utcnow()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until every task of the tree is terminal."""
+        self._examine(self.graph)
+        while True:
+            claimed = self._claim()
+            await self._flush()
+            self._submit([node for node in claimed if node.task.id in self.running])
+            if not (self.running or self._ready or self._changes or self._foreign):
+                break
+            await self._wait()
+        self._sweep()
+        await self._flush()
+
+    async def _wait(self) -> None:
+        if not self._outcomes and not self._changes:
+            self._wakeup.clear()
+            timeout = self.settings.poll_seconds if self._foreign else None
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+            except TimeoutError:
+                await self._poll_foreign()
+        self._now = utcnow()
+        while self._outcomes:
+            run, outcome = self._outcomes.popleft()
+            self._finish_run(run, outcome)
+
+    def _on_done(self, run: TaskRun, outcome: Outcome) -> None:
+        self._outcomes.append((run, outcome))
+        self._wakeup.set()
+
+    # -- readiness ----------------------------------------------------------------------------
+
+    def _examine(self, nodes: Iterable[Node]) -> None:
+        """Queue, open, complete or cancel whatever ``nodes`` (and what follows) now allow."""
+        stack = list(nodes)
+        while stack:
+            node = stack.pop()
+            if self.graph.doomed(node):
+                upstream = node.failed_requirement
+                assert upstream is not None
+                reason = f"required dependency {upstream.task.key!r} ended {upstream.task.status.value}"
+                stack.extend(self._cancel(node, reason, "DependencyFailed"))
+            elif self.graph.startable(node):
+                if node.is_group:
+                    self._transition(node, TaskStatus.IN_PROGRESS, started_at=self._now)
+                    node.opened = True
+                    stack.append(node)
+                else:
+                    heapq.heappush(self._ready, (node.task.priority, next(self._order), node))
+            elif node.is_group and node.opened and node.unfinished_children == 0 and node.task.status is TaskStatus.IN_PROGRESS:
+                stack.extend(self._close_group(node))
+
+    def _close_group(self, node: Node) -> list[Node]:
+        status, error = rolled_up(node.children)
+        result = {child.task.key: child.task.result for child in node.children}
+        self._transition(
+            node, status, result=result, error=error, error_type=None if error is None else "ChildrenFailed",
+            completed_at=self._now, progress=1.0,
+        )
+        return self.graph.finished(node)
+
+    def _cancel(self, node: Node, reason: str, error_type: str) -> list[Node]:
+        """Cancel a pending node and its subtree; return the nodes to re-examine."""
+        affected: list[Node] = []
+        for victim in [node, *self.graph.subtree(node)]:
+            status = victim.task.status
+            if status is TaskStatus.PENDING or (victim.is_group and status is TaskStatus.IN_PROGRESS):
+                why = reason if victim is node else f"parent {node.task.key!r} was cancelled: {reason}"
+                self._transition(victim, TaskStatus.CANCELLED, error=why, error_type=error_type,
+                                 completed_at=self._now)
+                affected.extend(self.graph.finished(victim))
+            elif status is TaskStatus.IN_PROGRESS and victim.task.id in self.running:
+                self.request_cancel(victim, f"parent {node.task.key!r} was cancelled: {reason}")
+        return affected
+
+    def request_cancel(self, node: Node, reason: str) -> None:
+        """Ask a running task to stop (its context's flag), then stop it by force after the grace."""
+        entry = self.running.get(node.task.id)
+        if entry is None or entry[1].cancel_requested is None or entry[1].cancel_requested.is_set():
+            return
+        logger.info("cancelling %s: %s", node.task.key, reason)
+        entry[1].cancel_requested.set()
+        asyncio.get_running_loop().call_later(self.settings.cancel_grace_seconds, self.backend.cancel, node.task.id)
+
+    # -- claiming and submitting ----------------------------------------------------------------
+
+    def _limit(self, executor_id: str) -> int | None:
+        info = self.registry.get(executor_id)
+        limits = [n for n in (self.settings.executor_limits.get(executor_id), info and info.max_concurrency) if n]
+        return min(limits) if limits else None
+
+    def _claim(self) -> list[Node]:
+        claimed: list[Node] = []
+        lease = {"lease_owner": self.owner,
+                 "lease_expires_at": self._now + timedelta(seconds=self.settings.lease_seconds)}
+        while self._ready and len(self.running) < self.settings.concurrency:
+            entry = heapq.heappop(self._ready)
+            node = entry[2]
+            if not self.graph.startable(node):
+                continue  # cancelled while it waited
+            executor_id = node.task.executor
+            assert executor_id is not None
+            limit = self._limit(executor_id)
+            if limit is not None and self._per_executor[executor_id] >= limit:
+                heapq.heappush(self._blocked[executor_id], entry)
+                continue
+            self._per_executor[executor_id] += 1
+            self._transition(node, TaskStatus.IN_PROGRESS, lease, started_at=self._now, attempt=node.task.attempt + 1)
+            self.running[node.task.id] = (node, self._context(node))
+            claimed.append(node)
+        return claimed
+
+    def _context(self, node: Node) -> ExecutionContext:
+        task = node.task
+        return ExecutionContext(
+            task_id=task.id, tree_id=task.tree_id, key=task.key, user_id=task.user_id, attempt=task.attempt + 1,
+            dependency_results=self.graph.dependency_results(node), cancel_requested=asyncio.Event(),
+        )
+
+    def _submit(self, nodes: list[Node]) -> None:
+        for node in nodes:
+            task = node.task
+            info = self.registry.get(task.executor or "")
+            context = self.running[task.id][1]
+            assert info is not None  # checked before the tree started
+            try:
+                inputs = resolve(task.inputs, self.graph.lookup) if node.has_references else task.inputs
+            except ReferenceResolutionError as exc:
+                self._on_done(TaskRun(task, info, {}, context), Outcome.failure(exc))
+                continue
+            self.backend.submit(TaskRun(task, info, inputs, context), self._on_done)
+
+    def _finish_run(self, run: TaskRun, outcome: Outcome) -> None:
+        entry = self.running.pop(run.task.id, None)
+        if entry is None:
+            return
+        node, context = entry
+        executor_id = node.task.executor or ""
+        self._per_executor[executor_id] -= 1
+        blocked = self._blocked.get(executor_id)
+        if blocked:
+            heapq.heappush(self._ready, heapq.heappop(blocked))
+        status, error, error_type = outcome.status, outcome.error, outcome.error_type
+        if context.is_cancelled and status is not TaskStatus.FAILED:
+            status, error, error_type = TaskStatus.CANCELLED, error or "cancelled", error_type or "Cancelled"
+        self._transition(
+            node, status, result=outcome.result, error=error, error_type=error_type, traceback=outcome.traceback,
+            completed_at=self._now, progress=1.0 if status is TaskStatus.COMPLETED else node.task.progress,
+        )
+        self._examine(self.graph.finished(node))
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _transition(self, node: Node, target: TaskStatus, lease: dict[str, Any] | None = None, **values: Any) -> None:
+        """Change a node's status in memory and queue the write (merged per task per turn).
+
+        ``lease`` holds the lease columns, which are written but are not part of `Task`.
+        """
+        task = node.task
+        check_transition(task.id, task.status, target)
+        values["status"] = target
+        values["updated_at"] = self._now
+        node.task = task.evolve(**values)
+        written = {**values, **(lease or _NO_LEASE)}
+        queued = self._changes.get(task.id)
+        if queued is None:
+            self._changes[task.id] = Change(task.id, task.status, written)
+        else:
+            self._changes[task.id] = Change(task.id, queued.expected, {**queued.values, **written})
+        if self.bus.has_subscribers:
+            self._events.append(TaskEvent(_EVENT_OF[target], task.id, task.tree_id, {"key": task.key}, self._now))
+
+    async def _flush(self) -> None:
+        """Write the turn's changes in one transaction, then publish their events."""
+        if not self._changes:
+            return
+        changes, self._changes = list(self._changes.values()), {}
+        events, self._events = self._events, []
+        conflicts = await self.repository.apply(changes)
+        if conflicts:
+            await self._reconcile(conflicts)
+        for event in events:
+            if event.task_id not in conflicts:
+                self.bus.publish(event)
+
+    async def _reconcile(self, conflicts: list[str]) -> None:
+        """Another writer moved these tasks first: adopt the database's version of them."""
+        logger.warning("%d task(s) were changed by another writer; adopting their state", len(conflicts))
+        for task in await self.repository.select(TaskQuery(ids=conflicts)):
+            node = self.graph.nodes[task.id]
+            was_claimed = self.running.pop(task.id, None) is not None
+            if was_claimed:
+                self._per_executor[task.executor or ""] -= 1
+            node.task = task
+            if task.status is TaskStatus.IN_PROGRESS:
+                self._foreign.add(task.id)
+            elif task.is_terminal and was_claimed:
+                self._examine(self.graph.finished(node))
+            elif task.is_terminal:
+                self._adopt_terminal(node)
+
+    def _adopt_terminal(self, node: Node) -> None:
+        """We had finished ``node`` in memory one way; the database says another way."""
+        for dependent, required in node.dependents:
+            if required and node.task.status is not TaskStatus.COMPLETED and dependent.failed_requirement is None:
+                dependent.failed_requirement = node
+                if dependent.task.id in self.running:
+                    self.running.pop(dependent.task.id)
+                    self._per_executor[dependent.task.executor or ""] -= 1
+                    self._transition(dependent, TaskStatus.CANCELLED, error="required dependency changed",
+                                     error_type="DependencyFailed", completed_at=self._now)
+                self._examine([dependent])
+
+    async def _poll_foreign(self) -> None:
+        """Check on tasks that another process runs."""
+        for task in await self.repository.select(TaskQuery(ids=list(self._foreign))):
+            if task.is_terminal:
+                self._foreign.discard(task.id)
+                node = self.graph.nodes[task.id]
+                node.task = task
+                self._examine(self.graph.finished(node))
+
+    def _sweep(self) -> None:
+        """Safety net: nothing may stay unfinished when the loop ends."""
+        for node in self.graph:
+            if not node.task.is_terminal:
+                logger.error("task %s was left %s; cancelling it", node.task.key, node.task.status.value)
+                self._transition(node, TaskStatus.CANCELLED, error="left unfinished by the scheduler",
+                                 error_type="SchedulerError", completed_at=self._now)

@@ -1,0 +1,129 @@
+"""Every error taskflow raises on purpose.
+
+The hierarchy::
+
+    TaskflowError
+    ├── ConfigurationError          bad settings or a missing optional extra
+    ├── StorageError                the database failed or is at the wrong revision
+    ├── TaskNotFound                no task with that id
+    ├── InvalidTransition           a status change the state table forbids, or a lost race
+    ├── TaskConflict                the change would break the tree (orphans, running task)
+    ├── DefinitionError             a task or tree that cannot be created or run as given
+    │   ├── UnknownExecutor         a task names an executor nobody registered
+    │   ├── DependencyCycle         the dependency edges form a cycle
+    │   └── InvalidReference        an input refers to a task that is not upstream
+    ├── RegistryError               an executor cannot be registered
+    └── TaskExecutionError          raised inside a run; becomes the task's error
+        ├── InputValidationError    inputs violate the executor's JSON Schema
+        └── ResultError             the executor returned something that is not a JSON object
+
+Each error carries the ids it concerns, so that its message tells a user what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class TaskflowError(Exception):
+    """The root of every error taskflow raises on purpose."""
+
+
+class ConfigurationError(TaskflowError):
+    """Raised for invalid settings, or when an optional extra is not installed."""
+
+
+class StorageError(TaskflowError):
+    """Raised when the database cannot be reached, or is at an unexpected schema revision."""
+
+
+class TaskNotFound(TaskflowError):
+    """Raised when a task id is not in the repository."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"task {task_id!r} does not exist")
+        self.task_id = task_id
+
+
+class InvalidTransition(TaskflowError):
+    """Raised when a status change is not allowed, or another writer moved the task first.
+
+    Nothing is written when it is raised.
+    """
+
+    def __init__(self, task_id: str, current: str | None, target: str, reason: str = "") -> None:
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"task {task_id!r} cannot go from {current!r} to {target!r}{detail}")
+        self.task_id = task_id
+        self.current = current
+        self.target = target
+
+
+class TaskConflict(TaskflowError):
+    """Raised when an operation would break a tree: deleting a task that has children or
+    dependents, or editing a task while it runs. Nothing is written when it is raised."""
+
+    def __init__(self, task_id: str, message: str) -> None:
+        super().__init__(f"task {task_id!r}: {message}")
+        self.task_id = task_id
+
+
+class DefinitionError(TaskflowError):
+    """Raised when a task or tree cannot be created or run as defined.
+
+    Nothing has been written or run when it is raised.
+    """
+
+    def __init__(self, message: str, *, task: str | None = None) -> None:
+        super().__init__(f"task {task!r}: {message}" if task else message)
+        self.task = task
+
+
+class UnknownExecutor(DefinitionError):
+    """Raised when a task names an executor id that is not registered."""
+
+    def __init__(self, executor: str, *, task: str | None, suggestions: Sequence[str]) -> None:
+        hint = f"; did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""
+        super().__init__(f"unknown executor {executor!r}{hint}", task=task)
+        self.executor = executor
+        self.suggestions = list(suggestions)
+
+
+class DependencyCycle(DefinitionError):
+    """Raised when dependencies form a cycle; ``path`` lists it, first task repeated last."""
+
+    def __init__(self, path: Sequence[str]) -> None:
+        super().__init__("dependency cycle: " + " -> ".join(path))
+        self.path = list(path)
+
+
+class InvalidReference(DefinitionError):
+    """Raised when an input refers to a task that is not upstream of the task using it."""
+
+
+class RegistryError(TaskflowError):
+    """Raised when an executor cannot be registered (bad id, or the id is taken)."""
+
+
+class TaskExecutionError(TaskflowError):
+    """Base of errors raised while running a task; the task fails with it."""
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+
+class InputValidationError(TaskExecutionError):
+    """Raised when a task's inputs violate its executor's input schema.
+
+    ``path`` is the JSON path of the offending field, ``rule`` the schema keyword that failed.
+    """
+
+    def __init__(self, message: str, *, path: str, rule: str, task_id: str | None = None) -> None:
+        super().__init__(message, task_id=task_id)
+        self.path = path
+        self.rule = rule
+
+
+class ResultError(TaskExecutionError):
+    """Raised when an executor returns something that is not a JSON-serialisable object."""

@@ -1,0 +1,35 @@
+"""Executors: the interface, the registry, plugin discovery and the built-in executors."""
+
+from __future__ import annotations
+
+from taskflow.executors.base import BaseTask, ExecutableTask
+from taskflow.executors.builtin import BUILTIN_EXECUTORS
+from taskflow.executors.context import ExecutionContext, current_context
+from taskflow.executors.invoke import Outcome, invoke, judge_result
+from taskflow.executors.registry import (
+    ENTRY_POINT_GROUP,
+    ExecutorInfo,
+    ExecutorRegistry,
+    executor_register,
+    get_registry,
+    registered,
+)
+
+for _executor in BUILTIN_EXECUTORS:
+    get_registry().register(_executor, source="built-in")
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "BaseTask",
+    "ExecutableTask",
+    "ExecutionContext",
+    "ExecutorInfo",
+    "ExecutorRegistry",
+    "Outcome",
+    "current_context",
+    "executor_register",
+    "get_registry",
+    "invoke",
+    "judge_result",
+    "registered",
+]

@@ -1,0 +1,115 @@
+"""The executor interface: `ExecutableTask`, and `BaseTask` for declaring one with attributes."""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from taskflow.executors.context import ExecutionContext, current_context
+
+ANY_OBJECT: Mapping[str, Any] = {"type": "object"}
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class ExecutableTask(abc.ABC):
+    """One kind of work, run once per task with that task's inputs.
+
+    Implement `execute`; override `id`, `name`, `description` and `get_input_schema` to
+    describe the executor (their defaults are derived from the class name and docstring,
+    and accept any object as inputs). Optionally implement ``async def cancel(self) -> dict``:
+    it is called when a running task is cancelled, and what it returns is kept as the
+    task's partial result.
+
+    A registered *class* gets a fresh instance per task, so instance attributes are per run.
+    A registered *instance* is shared by all tasks: keep run state in `context`.
+
+    Class attributes:
+        max_concurrency: At most this many tasks of this executor run at once (``None``: no limit).
+        rerun_safe: Whether a run interrupted by a crash may be run again on resume.
+    """
+
+    max_concurrency: ClassVar[int | None] = None
+    rerun_safe: ClassVar[bool] = True
+
+    @property
+    def id(self) -> str:
+        """The unique id tasks use to name this executor (default: the class name in snake_case)."""
+        return _snake_case(type(self).__name__)
+
+    @property
+    def name(self) -> str:
+        """A human-readable name (default: the class name)."""
+        return type(self).__name__
+
+    @property
+    def description(self) -> str:
+        """What the executor does (default: the first line of the class docstring)."""
+        doc = (type(self).__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+    @property
+    def context(self) -> ExecutionContext:
+        """The current run's context (task ids, dependency results, cancellation flag)."""
+        return current_context()
+
+    @abc.abstractmethod
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Do the work and return the task's result, a JSON-serialisable dict.
+
+        Returning ``{"status": "failed", "error": ...}`` fails the task with that error;
+        raising an exception fails it too.
+        """
+
+    def get_input_schema(self) -> Mapping[str, Any]:
+        """The JSON Schema (Draft 2020-12) that inputs are validated against before `execute`."""
+        return ANY_OBJECT
+
+    def get_output_schema(self) -> Mapping[str, Any] | None:
+        """The JSON Schema of the result, for documentation (``None``: undeclared)."""
+        return None
+
+
+class BaseTask(ExecutableTask):
+    """An `ExecutableTask` described by class attributes instead of properties.
+
+    Example:
+        >>> class Greet(BaseTask):
+        ...     id = "greet"
+        ...     name = "Greet"
+        ...     description = "Says hello"
+        ...     input_schema = {"type": "object", "properties": {"who": {"type": "string"}}}
+        ...     async def execute(self, inputs):
+        ...         return {"greeting": f"Hello, {inputs['who']}!"}
+    """
+
+    id: str  # type: ignore[assignment]
+    name: str  # type: ignore[assignment]
+    description: str  # type: ignore[assignment]
+    input_schema: ClassVar[Mapping[str, Any]] = ANY_OBJECT
+    output_schema: ClassVar[Mapping[str, Any] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for attribute, default in (("name", cls.__name__), ("description", _first_line(cls.__doc__))):
+            if not isinstance(cls.__dict__.get(attribute, getattr(cls, attribute, None)), str):
+                setattr(cls, attribute, default)
+        if not isinstance(getattr(cls, "id", None), str):
+            cls.id = _snake_case(cls.__name__)
+
+    def get_input_schema(self) -> Mapping[str, Any]:
+        """The class attribute ``input_schema``."""
+        return self.input_schema
+
+    def get_output_schema(self) -> Mapping[str, Any] | None:
+        """The class attribute ``output_schema``."""
+        return self.output_schema
+
+
+def _first_line(doc: str | None) -> str:
+    doc = (doc or "").strip()
+    return doc.splitlines()[0] if doc else ""

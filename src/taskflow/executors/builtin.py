@@ -1,0 +1,113 @@
+"""Executors that ship with the core: ``noop``, ``sleep``, ``aggregate`` and ``python.call``."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from taskflow.executors.base import BaseTask
+
+
+class Noop(BaseTask):
+    """Does nothing and returns its inputs (demos, benchmarks, placeholders)."""
+
+    id = "noop"
+    name = "No-op"
+    input_schema: ClassVar[Mapping[str, Any]] = {"type": "object", "description": "Anything; returned as the result."}
+    output_schema: ClassVar[Mapping[str, Any] | None] = {"type": "object"}
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Return ``inputs`` unchanged."""
+        return inputs
+
+
+class Sleep(BaseTask):
+    """Waits a number of seconds, then returns ``{"slept": seconds}``."""
+
+    id = "sleep"
+    name = "Sleep"
+    input_schema: ClassVar[Mapping[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "seconds": {"type": "number", "minimum": 0, "maximum": 86400, "default": 1,
+                        "description": "How long to wait."},
+        },
+        "additionalProperties": False,
+    }
+    output_schema: ClassVar[Mapping[str, Any] | None] = {
+        "type": "object", "properties": {"slept": {"type": "number"}}
+    }
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Sleep, waking early if the task is cancelled."""
+        seconds = float(inputs["seconds"])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0 and not self.context.is_cancelled:
+            await asyncio.sleep(min(left, 0.1))
+        return {"slept": round(seconds - max(0.0, deadline - loop.time()), 3)}
+
+
+class Aggregate(BaseTask):
+    """Collects the results of the tasks it depends on into one object, keyed by task key."""
+
+    id = "aggregate"
+    name = "Aggregate"
+    input_schema: ClassVar[Mapping[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "merge": {"type": "boolean", "default": False,
+                      "description": "Merge the results into one object instead of keying them by task."},
+        },
+        "additionalProperties": False,
+    }
+    output_schema: ClassVar[Mapping[str, Any] | None] = {"type": "object"}
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Key each dependency's result by its task key, or merge them when ``merge`` is true."""
+        results = self.context.dependency_results
+        if not inputs["merge"]:
+            return dict(results)
+        merged: dict[str, Any] = {}
+        for result in results.values():
+            if isinstance(result, Mapping):
+                merged.update(result)
+        return merged
+
+
+class PythonCall(BaseTask):
+    """Calls an importable function (sync or async) with the inputs as keyword arguments."""
+
+    id = "python.call"
+    name = "Python call"
+    input_schema: ClassVar[Mapping[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "function": {"type": "string", "pattern": r"^[\w.]+:[\w.]+$",
+                         "description": "What to call, as 'package.module:function'."},
+            "kwargs": {"type": "object", "default": {}, "description": "Keyword arguments for it."},
+        },
+        "required": ["function"],
+        "additionalProperties": False,
+    }
+    output_schema: ClassVar[Mapping[str, Any] | None] = {
+        "type": "object", "description": "The returned dict, or {'value': returned} for anything else."
+    }
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Import and call the function; a sync one runs in a worker thread."""
+        module_name, _, qualname = inputs["function"].partition(":")
+        target: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+        if inspect.iscoroutinefunction(target):
+            value = await target(**inputs["kwargs"])
+        else:
+            value = await asyncio.to_thread(target, **inputs["kwargs"])
+        return value if isinstance(value, dict) else {"value": value}
+
+
+BUILTIN_EXECUTORS = (Noop, Sleep, Aggregate, PythonCall)

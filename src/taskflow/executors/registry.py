@@ -1,0 +1,232 @@
+"""The executor registry: ids to executors, filled by the decorator, by hand, and by plugins.
+
+Executor packages declare an entry point in the ``taskflow.executors`` group that names an
+executor class, an instance, or a module whose import registers executors. Plugins are
+loaded the first time the registry is asked for something it does not know; a plugin that
+fails to load is logged and reported in `ExecutorRegistry.plugin_errors` with its package
+name, and the others load anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import inspect
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from importlib import metadata
+from typing import Any, TypeVar
+
+from taskflow.exceptions import RegistryError
+from taskflow.executors.base import ExecutableTask
+from taskflow.validation import InputValidator, SchemaError, check_schema
+
+logger = logging.getLogger("taskflow.registry")
+
+ENTRY_POINT_GROUP = "taskflow.executors"
+ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+_loading_source: contextvars.ContextVar[str | None] = contextvars.ContextVar("taskflow_source", default=None)
+
+E = TypeVar("E", bound=type[ExecutableTask])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExecutorInfo:
+    """A registered executor: what it is, where it comes from, and how to get an instance.
+
+    Attributes:
+        id: The id tasks use.
+        name: Display name.
+        description: What it does.
+        input_schema: JSON Schema of its inputs.
+        output_schema: JSON Schema of its result, if declared.
+        source: ``"built-in"``, ``"package NAME VERSION"``, or the defining module.
+        cls: The executor class.
+        instance: The shared instance, for executors registered as instances.
+        validator: The compiled input schema.
+    """
+
+    id: str
+    name: str
+    description: str
+    input_schema: Mapping[str, Any]
+    output_schema: Mapping[str, Any] | None
+    source: str
+    cls: type[ExecutableTask]
+    instance: ExecutableTask | None
+    validator: InputValidator
+
+    @property
+    def max_concurrency(self) -> int | None:
+        """The executor's own limit on simultaneous tasks."""
+        return self.cls.max_concurrency
+
+    @property
+    def rerun_safe(self) -> bool:
+        """Whether an interrupted run may be repeated on resume."""
+        return self.cls.rerun_safe
+
+    def create(self) -> ExecutableTask:
+        """The instance that runs one task: the shared one, or a fresh one of the class."""
+        return self.instance if self.instance is not None else self.cls()
+
+
+def _describe(executor: ExecutableTask, source: str, instance: ExecutableTask | None) -> ExecutorInfo:
+    cls = type(executor)
+    executor_id = executor.id
+    if not isinstance(executor_id, str) or not ID_PATTERN.match(executor_id):
+        raise RegistryError(
+            f"{cls.__qualname__}: executor id {executor_id!r} must start with a letter and use only "
+            "letters, digits, '_', '-' and '.'"
+        )
+    schema = executor.get_input_schema()
+    output = executor.get_output_schema()
+    for label, value in (("input", schema), ("output", output)):
+        if value is None and label == "output":
+            continue
+        try:
+            check_schema(value)  # type: ignore[arg-type]
+        except SchemaError as exc:
+            raise RegistryError(f"executor {executor_id!r}: invalid {label} schema: {exc.message}") from exc
+    return ExecutorInfo(
+        id=executor_id,
+        name=executor.name,
+        description=executor.description,
+        input_schema=schema,
+        output_schema=output,
+        source=source,
+        cls=cls,
+        instance=instance,
+        validator=InputValidator(schema),
+    )
+
+
+class ExecutorRegistry:
+    """Maps executor ids to `ExecutorInfo`."""
+
+    def __init__(self, *, discover_plugins: bool = True) -> None:
+        self._executors: dict[str, ExecutorInfo] = {}
+        self._plugins_loaded = not discover_plugins
+        self.plugin_errors: dict[str, str] = {}
+
+    def register(
+        self, executor: ExecutableTask | type[ExecutableTask], *, override: bool = False, source: str | None = None
+    ) -> ExecutorInfo:
+        """Register an executor class (a fresh instance per task) or a configured instance.
+
+        Raises:
+            RegistryError: the id is malformed, a schema is invalid, the class is abstract, or
+                the id is taken by another executor and ``override`` is false.
+        """
+        if isinstance(executor, type):
+            if inspect.isabstract(executor):
+                missing = ", ".join(sorted(executor.__abstractmethods__))
+                raise RegistryError(f"{executor.__qualname__} cannot be registered: it does not implement {missing}")
+            prototype, instance = executor(), None
+        else:
+            prototype = instance = executor
+        where = source or _loading_source.get() or type(prototype).__module__
+        info = _describe(prototype, where, instance)
+        existing = self._executors.get(info.id)
+        if existing is not None and not override and existing.cls is not info.cls:
+            raise RegistryError(
+                f"executor id {info.id!r} is already registered by {existing.cls.__module__}."
+                f"{existing.cls.__qualname__} ({existing.source}); {info.cls.__module__}."
+                f"{info.cls.__qualname__} ({info.source}) cannot take it (pass override=True to replace it)"
+            )
+        self._executors[info.id] = info
+        return info
+
+    def unregister(self, executor_id: str) -> None:
+        """Forget an executor (tests use this to clean up)."""
+        self._executors.pop(executor_id, None)
+
+    def get(self, executor_id: str) -> ExecutorInfo | None:
+        """The executor registered under ``executor_id``, loading plugins if needed."""
+        info = self._executors.get(executor_id)
+        if info is None and not self._plugins_loaded:
+            self.load_plugins()
+            info = self._executors.get(executor_id)
+        return info
+
+    def ids(self) -> frozenset[str]:
+        """Every registered id, plugins included."""
+        self.load_plugins()
+        return frozenset(self._executors)
+
+    def __iter__(self) -> Iterator[ExecutorInfo]:
+        self.load_plugins()
+        return iter(sorted(self._executors.values(), key=lambda info: info.id))
+
+    def __contains__(self, executor_id: object) -> bool:
+        return isinstance(executor_id, str) and self.get(executor_id) is not None
+
+    def load_plugins(self) -> None:
+        """Import every ``taskflow.executors`` entry point once; report failures, do not raise."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            self._load_entry_point(entry_point)
+
+    def _load_entry_point(self, entry_point: metadata.EntryPoint) -> None:
+        dist = entry_point.dist
+        package = f"{dist.name} {dist.version}" if dist is not None else entry_point.value
+        token = _loading_source.set(f"package {package}")
+        try:
+            loaded = entry_point.load()
+            if isinstance(loaded, ExecutableTask) or (
+                isinstance(loaded, type) and issubclass(loaded, ExecutableTask) and loaded not in self._classes()
+            ):
+                self.register(loaded)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            self.plugin_errors[package] = message
+            logger.error("executor plugin %s (%s) failed to load: %s", package, entry_point.value, message)
+        finally:
+            _loading_source.reset(token)
+
+    def _classes(self) -> set[type[ExecutableTask]]:
+        return {info.cls for info in self._executors.values()}
+
+
+_registry = ExecutorRegistry()
+
+
+def get_registry() -> ExecutorRegistry:
+    """The process-wide registry that `executor_register` fills and `TaskManager` reads."""
+    return _registry
+
+
+def executor_register(
+    executor_id: str | None = None, *, override: bool = False, registry: ExecutorRegistry | None = None
+) -> Callable[[E], E]:
+    """Class decorator: register the executor when the class is defined.
+
+    Args:
+        executor_id: Register under this id instead of the class's own ``id``.
+        override: Replace an executor already registered under the id.
+        registry: Register there instead of the process-wide registry.
+    """
+
+    def decorate(cls: E) -> E:
+        if executor_id is not None:
+            cls = type(cls.__name__, (cls,), {"id": executor_id, "__module__": cls.__module__})  # type: ignore[assignment]
+        (registry or _registry).register(cls, override=override)
+        return cls
+
+    return decorate
+
+
+@contextlib.contextmanager
+def registered(*executors: ExecutableTask | type[ExecutableTask], registry: ExecutorRegistry | None = None) -> Iterator[None]:
+    """Register executors for the duration of a ``with`` block (handy in tests)."""
+    target = registry or _registry
+    ids = [target.register(executor, override=True).id for executor in executors]
+    try:
+        yield
+    finally:
+        for executor_id in ids:
+            target.unregister(executor_id)

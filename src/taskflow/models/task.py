@@ -1,0 +1,202 @@
+"""The task value, its statuses and the one table of allowed status changes."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from taskflow.exceptions import InvalidTransition
+
+PRIORITY_URGENT = 0
+PRIORITY_HIGH = 1
+PRIORITY_DEFAULT = 2
+PRIORITY_LOW = 3
+
+
+class TaskStatus(enum.StrEnum):
+    """Where a task stands. ``completed``, ``failed`` and ``cancelled`` are terminal."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the task has finished for good (until an explicit re-run)."""
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+#: Every allowed status change. ``in_progress -> pending`` is a scheduled retry or a resumed
+#: run; ``failed/cancelled -> pending`` is an explicit re-execution.
+TRANSITIONS: Mapping[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.PENDING: frozenset({TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED}),
+    TaskStatus.IN_PROGRESS: frozenset(
+        {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.PENDING}
+    ),
+    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.FAILED: frozenset({TaskStatus.PENDING}),
+    TaskStatus.CANCELLED: frozenset({TaskStatus.PENDING}),
+}
+
+
+def check_transition(task_id: str, current: TaskStatus, target: TaskStatus) -> None:
+    """Raise `InvalidTransition` unless the state table allows ``current -> target``."""
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(task_id, current.value, target.value, "not allowed")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def new_task_id() -> str:
+    """A fresh task id (a uuid4 string)."""
+    return str(uuid.uuid4())
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Dependency:
+    """An edge to another task of the same tree.
+
+    Attributes:
+        id: The task depended on (its id, or its key within the tree).
+        required: If true, that task must complete; otherwise any terminal state will do.
+    """
+
+    id: str
+    required: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored with the task."""
+        return {"id": self.id, "required": self.required}
+
+    @classmethod
+    def parse(cls, value: object) -> Dependency:
+        """Accept ``"id"``, ``{"id": ..., "required": ...}`` or a `Dependency`."""
+        if isinstance(value, Dependency):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        if isinstance(value, Mapping) and isinstance(value.get("id"), str):
+            required = value.get("required", True)
+            if not isinstance(required, bool):
+                raise TypeError(f"dependency {value['id']!r}: 'required' must be true or false")
+            return cls(value["id"], required)
+        raise TypeError(f"a dependency is a task id or {{'id': ..., 'required': ...}}, not {value!r}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    """One use of an executor with concrete inputs, placed in a tree.
+
+    A task whose ``executor`` is ``None`` is a *group*: it finishes when its children have,
+    with their rolled-up status.
+
+    Attributes:
+        id: A uuid4 string.
+        tree_id: The id of the tree's root task (a root's ``tree_id`` is its own ``id``).
+        parent_id: The parent task, or ``None`` for a root.
+        key: A name unique within the tree that inputs use to refer to this task's result.
+        name: A display name.
+        executor: The registered executor id that runs this task, or ``None`` for a group.
+        user_id: Who owns the tree.
+        inputs: What the executor receives, after references are resolved.
+        params: Free-form settings kept with the task (not passed to the executor).
+        dependencies: Edges to tasks of the same tree that must finish first.
+        priority: 0 (urgent) to 3 (low); ready tasks run in priority order.
+        position: Creation order within the tree; breaks priority ties (FIFO).
+        status: Where the task stands; see `TRANSITIONS`.
+        progress: 0.0 to 1.0.
+        result: What the executor returned (a JSON object), once completed.
+        error: Why the task failed or was cancelled.
+        error_type: The error's kind: an exception class name, or e.g. ``DependencyFailed``.
+        traceback: The formatted traceback of an exception raised by the executor.
+        attempt: How many times the task has started (0 before the first run).
+    """
+
+    id: str
+    tree_id: str
+    parent_id: str | None = None
+    key: str
+    name: str
+    executor: str | None
+    user_id: str | None = None
+    inputs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    dependencies: tuple[Dependency, ...] = ()
+    priority: int = PRIORITY_DEFAULT
+    position: int = 0
+    status: TaskStatus = TaskStatus.PENDING
+    progress: float = 0.0
+    result: Mapping[str, Any] | None = None
+    error: str | None = None
+    error_type: str | None = None
+    traceback: str | None = None
+    attempt: int = 0
+    created_at: datetime = dataclasses.field(default_factory=utcnow)
+    updated_at: datetime = dataclasses.field(default_factory=utcnow)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def is_root(self) -> bool:
+        """Whether this task is the root of its tree."""
+        return self.parent_id is None
+
+    @property
+    def is_group(self) -> bool:
+        """Whether this task only groups children (it has no executor of its own)."""
+        return self.executor is None
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the task has finished (completed, failed or cancelled)."""
+        return self.status in TERMINAL_STATUSES
+
+    def evolve(self, **changes: Any) -> Task:
+        """A copy with ``changes`` applied (the task itself never changes).
+
+        Unknown field names raise `TypeError`. This runs on the engine's hot path, hence a
+        direct slot copy rather than `dataclasses.replace` (which re-runs ``__init__``).
+        """
+        unknown = changes.keys() - _FIELD_SET
+        if unknown:
+            raise TypeError(f"Task has no field(s) {', '.join(sorted(unknown))}")
+        return _copy_with(self, changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (times in ISO 8601)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["status"] = self.status.value
+        data["dependencies"] = [d.to_dict() for d in self.dependencies]
+        data["inputs"] = dict(self.inputs)
+        data["params"] = dict(self.params)
+        for name in ("created_at", "updated_at", "started_at", "completed_at"):
+            value = data[name]
+            data[name] = value.isoformat() if value is not None else None
+        return data
+
+
+def _compile_copy_with() -> Any:
+    """An unrolled ``copy_with(task, changes)``: one slot copy per field, no loop, no __init__."""
+    lines = ["def copy_with(task, changes):", "    new = new_object(Task)", "    get = changes.get"]
+    for name in _FIELD_NAMES:
+        lines.append(f"    set_(new, {name!r}, get({name!r}, task.{name}))")
+    lines.append("    return new")
+    namespace: dict[str, Any] = {"new_object": object.__new__, "Task": Task, "set_": object.__setattr__}
+    exec("\n".join(lines), namespace)  # built from our own field names only
+    return namespace["copy_with"]
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Task))
+_FIELD_SET = frozenset(_FIELD_NAMES)
+_copy_with = _compile_copy_with()

@@ -1,0 +1,57 @@
+"""The composition root: settings from the environment, and the one place storage is chosen."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from taskflow.exceptions import ConfigurationError
+from taskflow.storage import MemoryRepository, TaskRepository
+
+DATABASE_URL_VARIABLE = "TASKFLOW_DATABASE_URL"
+HOME_VARIABLE = "TASKFLOW_HOME"
+MEMORY_URL = "memory://"
+_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+
+
+def default_database_path() -> Path:
+    """``$TASKFLOW_HOME/taskflow.db``, where ``TASKFLOW_HOME`` defaults to ``~/.taskflow``."""
+    home = os.environ.get(HOME_VARIABLE) or str(Path.home() / ".taskflow")
+    return Path(home).expanduser() / "taskflow.db"
+
+
+def default_database_url() -> str:
+    """``$TASKFLOW_DATABASE_URL``, else a SQLite file at `default_database_path`."""
+    url = os.environ.get(DATABASE_URL_VARIABLE)
+    if url:
+        return url
+    path = default_database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def normalise_url(url: str) -> str:
+    """Add the async driver to a plain URL: ``sqlite://`` → aiosqlite, ``postgresql://`` → asyncpg."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigurationError(f"invalid database URL {url!r}: expected scheme://...")
+    return f"{_DRIVERS.get(scheme, scheme)}://{rest}"
+
+
+def create_session(url: str | None = None) -> TaskRepository:
+    """The task repository for a database URL.
+
+    Args:
+        url: ``None`` for the embedded default (a SQLite file, see `default_database_url`),
+            ``"sqlite:///path.db"``, ``"postgresql://user@host/db"`` (needs the ``postgres``
+            extra), or ``"memory://"`` for a repository that lives only in this process.
+
+    The database schema is created on first use. Nothing connects until then, so this
+    function is synchronous, as in ``db = create_session()``.
+    """
+    url = url or default_database_url()
+    if url == MEMORY_URL:
+        return MemoryRepository()
+    from taskflow.storage.sql import SqlRepository
+
+    return SqlRepository(normalise_url(url))

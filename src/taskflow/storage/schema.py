@@ -1,0 +1,75 @@
+"""The SQL schema. Alembic migrations in ``migrations/`` must produce exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+#: The newest migration; a fresh database is created at it. A test checks it is alembic's head.
+HEAD_REVISION = "0001_initial"
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and dialect.name == "sqlite":
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def json_column() -> Any:
+    """A JSON column: JSONB on PostgreSQL, JSON text elsewhere."""
+    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+metadata = sa.MetaData()
+
+tasks = sa.Table(
+    "taskflow_tasks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tree_id", sa.String(36), nullable=False),
+    sa.Column("parent_id", sa.String(36), nullable=True),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("executor", sa.String(200), nullable=True),
+    sa.Column("user_id", sa.String(200), nullable=True),
+    sa.Column("inputs", json_column(), nullable=False),
+    sa.Column("params", json_column(), nullable=False),
+    sa.Column("dependencies", json_column(), nullable=False),
+    sa.Column("priority", sa.SmallInteger(), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("progress", sa.Float(), nullable=False),
+    sa.Column("result", json_column(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("error_type", sa.String(200), nullable=True),
+    sa.Column("traceback", sa.Text(), nullable=True),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("completed_at", UTCDateTime(), nullable=True),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
+    sa.CheckConstraint(
+        "status IN ('pending', 'in_progress', 'completed', 'failed', 'cancelled')",
+        name="taskflow_tasks_status_check",
+    ),
+    sa.CheckConstraint("priority BETWEEN 0 AND 3", name="taskflow_tasks_priority_check"),
+    sa.UniqueConstraint("tree_id", "key", name="taskflow_tasks_tree_key"),
+    sa.Index("taskflow_tasks_parent", "parent_id"),
+    sa.Index("taskflow_tasks_user_created", "user_id", "created_at"),
+)

@@ -1,0 +1,191 @@
+"""The SQLAlchemy (async) repository: a SQLite file or PostgreSQL, chosen by URL.
+
+Reads go through SQLAlchemy Core; writes go through a `Writer` (see `taskflow.storage.writers`)
+with statements encoded once by `RowCodec`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Collection, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from taskflow.exceptions import ConfigurationError, StorageError
+from taskflow.models import Dependency, Task, TaskStatus
+from taskflow.storage.base import Change, TaskQuery, TaskRepository
+from taskflow.storage.codec import RowCodec
+from taskflow.storage.migrate import ensure_schema, upgrade
+from taskflow.storage.schema import tasks
+from taskflow.storage.writers import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    EngineWriter,
+    SqliteFileWriter,
+    Statement,
+    Writer,
+    status_text,
+)
+
+_COLUMNS = [c.name for c in tasks.columns if not c.name.startswith("lease_")]
+_SELECTED = tuple(tasks.c[name] for name in _COLUMNS)
+
+
+def _row_to_task(row: Sequence[Any]) -> Task:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["status"] = TaskStatus(values["status"])
+    values["dependencies"] = tuple(Dependency(d["id"], d["required"]) for d in values["dependencies"])
+    return Task(**values)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, NORMAL sync (durable against process crashes), a busy timeout, explicit BEGIN."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get("taskflow_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+    try:
+        return create_async_engine(url, **options)
+    except ModuleNotFoundError as exc:
+        hint = "; install it with: pip install 'taskflow[postgres]'" if "asyncpg" in str(exc) else ""
+        raise ConfigurationError(f"the driver for {url.split(':', 1)[0]} is not installed ({exc}){hint}") from exc
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise ConfigurationError(f"invalid database URL {url!r}: {exc}") from exc
+
+
+class SqlRepository(TaskRepository):
+    """Tasks in a SQL database through SQLAlchemy's async engine.
+
+    The schema is created at the latest revision on first use of an empty database; a database
+    at an older revision must be upgraded first (`upgrade`, or ``taskflow db upgrade``).
+    """
+
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.url = url
+        self.engine = _create_engine(url, engine_options)
+        dialect = self.engine.dialect.name
+        self._codec = RowCodec(dialect, [c.name for c in tasks.columns])
+        database = self.engine.url.database
+        self._writer: Writer
+        if dialect == "sqlite":
+            _configure_sqlite(self.engine)
+        if dialect == "sqlite" and database and database != ":memory:" and "mode=memory" not in url:
+            self._writer = SqliteFileWriter(database)
+        else:
+            self._writer = EngineWriter(self.engine)
+        self._ready = False
+        self._ready_lock: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return f"SqlRepository({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    async def _ensure_schema(self) -> None:
+        if self._ready:
+            return
+        if self._ready_lock is None:
+            self._ready_lock = asyncio.Lock()
+        async with self._ready_lock:
+            if not self._ready:
+                await ensure_schema(self.engine)
+                self._ready = True
+
+    async def upgrade(self, revision: str = "head") -> str | None:
+        """Apply the schema migrations up to ``revision``; return the revision reached."""
+        reached = await upgrade(self.engine, revision)
+        self._ready = False
+        return reached
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        await self._ensure_schema()
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise StorageError(f"database error on {self!r}: {exc.orig}") from exc
+
+    async def _write(self, statements: Sequence[Statement]) -> list[str]:
+        await self._ensure_schema()
+        return await self._writer.write(statements)
+
+    async def close(self) -> None:
+        """Close the writer and dispose of the connection pool."""
+        await self._writer.close()
+        await self.engine.dispose()
+
+    # -- primitives ---------------------------------------------------------------------------
+
+    async def insert(self, new_tasks: Sequence[Task]) -> None:
+        """Insert all tasks in one transaction."""
+        if new_tasks:
+            rows = [self._codec.insert_row(task) for task in new_tasks]
+            await self._write([Statement(self._codec.insert_sql, rows)])
+
+    async def select(self, query: TaskQuery) -> list[Task]:
+        """The matching tasks in tree order (trees newest first when listing across trees)."""
+        stmt = sa.select(*_SELECTED)
+        criteria = (
+            (query.ids is not None, lambda: tasks.c.id.in_(list(query.ids or ()))),
+            (query.tree_id is not None, lambda: tasks.c.tree_id == query.tree_id),
+            (query.parent_id is not None, lambda: tasks.c.parent_id == query.parent_id),
+            (query.user_id is not None, lambda: tasks.c.user_id == query.user_id),
+            (query.statuses is not None, lambda: tasks.c.status.in_([s.value for s in query.statuses or ()])),
+            (query.roots_only, lambda: tasks.c.parent_id.is_(None)),
+        )
+        for wanted, criterion in criteria:
+            if wanted:
+                stmt = stmt.where(criterion())
+        if query.tree_id is None and query.parent_id is None:
+            stmt = stmt.order_by(tasks.c.created_at.desc(), tasks.c.tree_id, tasks.c.position)
+        else:
+            stmt = stmt.order_by(tasks.c.position)
+        stmt = stmt.limit(query.limit).offset(query.offset or None)
+        async with self._read() as conn:
+            result = await conn.execute(stmt)
+            return [_row_to_task(row) for row in result]
+
+    async def apply(self, changes: Sequence[Change]) -> list[str]:
+        """One transaction; one ``UPDATE ... WHERE id = ? AND status = ?`` per shape of change."""
+        if not changes:
+            return []
+        groups: dict[tuple[bool, tuple[str, ...]], list[Change]] = {}
+        for change in changes:
+            groups.setdefault((change.expected is not None, tuple(sorted(change.values))), []).append(change)
+        codec = self._codec
+        statements = []
+        for (checked, fields), group in groups.items():
+            rows = [codec.update_row(fields, c.values, c.task_id, c.expected) for c in group]
+            targets = (
+                {c.task_id: status_text(c.values.get("status", c.expected)) for c in group}  # type: ignore[arg-type]
+                if checked else None
+            )
+            statements.append(Statement(codec.update_sql(fields, checked), rows, targets=targets))
+        return await self._write(statements)
+
+    async def delete(self, task_ids: Collection[str]) -> int:
+        """Delete by id."""
+        ids = list(task_ids)
+        existing = await self.select(TaskQuery(ids=ids))
+        if existing:
+            mark = "?" if self._codec.dialect == "sqlite" else "$1"
+            await self._write([Statement(f"DELETE FROM taskflow_tasks WHERE id = {mark}", [(t.id,) for t in existing])])
+        return len(existing)
