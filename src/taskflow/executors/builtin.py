@@ -79,7 +79,7 @@ class Aggregate(BaseTask):
 
 
 class PythonCall(BaseTask):
-    """Calls an importable function (sync or async) with the inputs as keyword arguments."""
+    """Calls an importable function (sync or async) with the given arguments."""
 
     id = "python.call"
     name = "Python call"
@@ -88,6 +88,7 @@ class PythonCall(BaseTask):
         "properties": {
             "function": {"type": "string", "pattern": r"^[\w.]+:[\w.]+$",
                          "description": "What to call, as 'package.module:function'."},
+            "args": {"type": "array", "default": [], "description": "Positional arguments for it."},
             "kwargs": {"type": "object", "default": {}, "description": "Keyword arguments for it."},
         },
         "required": ["function"],
@@ -103,10 +104,11 @@ class PythonCall(BaseTask):
         target: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
             target = getattr(target, part)
+        args, kwargs = inputs["args"], inputs["kwargs"]
         if inspect.iscoroutinefunction(target):
-            value = await target(**inputs["kwargs"])
+            value = await target(*args, **kwargs)
         else:
-            value = await asyncio.to_thread(target, **inputs["kwargs"])
+            value = await asyncio.to_thread(target, *args, **kwargs)
         return value if isinstance(value, dict) else {"value": value}
 
 
