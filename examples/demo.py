@@ -32,8 +32,16 @@ TREE = {
     "name": "Count words in three texts, then add them up",
     "key": "word_counts",
     "children": [
-        {"key": "a", "executor": "demo.word_count", "inputs": {"text": "the tree is the unit of work"}},
-        {"key": "b", "executor": "demo.word_count", "inputs": {"text": "dependencies order execution"}},
+        {
+            "key": "a",
+            "executor": "demo.word_count",
+            "inputs": {"text": "the tree is the unit of work"},
+        },
+        {
+            "key": "b",
+            "executor": "demo.word_count",
+            "inputs": {"text": "dependencies order execution"},
+        },
         {"key": "c", "executor": "demo.word_count", "inputs": {"text": "results flow along edges"}},
         {
             "key": "total",

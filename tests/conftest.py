@@ -9,20 +9,25 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from taskflow import EngineSettings, TaskManager, create_session
 from taskflow.storage import TaskRepository
 
-POSTGRES_ADMIN_URL = os.environ.get("TASKFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TASKFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REQUIRE_SERVICES = os.environ.get("TASKFLOW_REQUIRE_SERVICES") == "1"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Never touch the user's ~/.taskflow: the default database lives in a temp dir."""
     monkeypatch.setenv("TASKFLOW_HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.delenv("TASKFLOW_DATABASE_URL", raising=False)
@@ -39,7 +44,9 @@ def service_unavailable(name: str, reason: str) -> None:
 async def _postgres_admin(statement: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(POSTGRES_ADMIN_URL.replace("postgresql+asyncpg", "postgresql"), timeout=3)
+    conn = await asyncpg.connect(
+        POSTGRES_ADMIN_URL.replace("postgresql+asyncpg", "postgresql"), timeout=3
+    )
     try:
         await conn.execute(statement)
     finally:
@@ -52,7 +59,9 @@ def postgres_server() -> str:
     try:
         import asyncpg  # noqa: F401
     except ImportError:
-        service_unavailable("PostgreSQL", "asyncpg is not installed (pip install 'taskflow[postgres]')")
+        service_unavailable(
+            "PostgreSQL", "asyncpg is not installed (pip install 'taskflow[postgres]')"
+        )
     try:
         asyncio.run(_postgres_admin("SELECT 1"))
     except Exception as exc:
@@ -102,9 +111,24 @@ async def repository(any_url: str) -> AsyncIterator[TaskRepository]:
     await repo.close()
 
 
+ManagerFactory = Callable[..., TaskManager]
+
+
 @pytest.fixture
-async def manager(database_url: str) -> AsyncIterator[TaskManager]:
-    """A TaskManager on a SQLite file and on PostgreSQL."""
-    mgr = TaskManager(create_session(database_url), settings=EngineSettings(concurrency=8))
-    yield mgr
-    await mgr.close()
+async def make_manager(database_url: str) -> AsyncIterator[ManagerFactory]:
+    """Build TaskManagers on the test's database (SQLite, then PostgreSQL); closed after."""
+    made: list[TaskManager] = []
+
+    def make(**settings: Any) -> TaskManager:
+        made.append(TaskManager(create_session(database_url), settings=EngineSettings(**settings)))
+        return made[-1]
+
+    yield make
+    for mgr in made:
+        await mgr.close()
+
+
+@pytest.fixture
+def manager(make_manager: ManagerFactory) -> TaskManager:
+    """A TaskManager (concurrency 8) on a SQLite file and on PostgreSQL."""
+    return make_manager(concurrency=8)

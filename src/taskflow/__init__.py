@@ -70,6 +70,7 @@ __all__ = [
     "TaskStatus",
     "TaskTreeNode",
     "TaskflowError",
+    "UnknownExecutor",
     "build_tree",
     "check_tree",
     "create_session",

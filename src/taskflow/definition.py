@@ -32,8 +32,20 @@ from taskflow.models import PRIORITY_DEFAULT, Dependency, Task, new_task_id, utc
 from taskflow.references import invalid_expressions, referenced_keys
 
 TASK_FIELDS = frozenset(
-    {"id", "key", "name", "executor", "schemas", "inputs", "params", "dependencies",
-     "priority", "children", "parent_id", "user_id"}
+    {
+        "id",
+        "key",
+        "name",
+        "executor",
+        "schemas",
+        "inputs",
+        "params",
+        "dependencies",
+        "priority",
+        "children",
+        "parent_id",
+        "user_id",
+    }
 )
 _UNSET: Any = object()
 
@@ -51,7 +63,9 @@ def executor_of(name: str, schemas: Mapping[str, Any] | None, executor: Any = _U
 def check_priority(priority: Any, *, task: str) -> int:
     """Return ``priority`` if it is an integer from 0 to 3, else raise `DefinitionError`."""
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 3:
-        raise DefinitionError(f"priority must be an integer from 0 (urgent) to 3, not {priority!r}", task=task)
+        raise DefinitionError(
+            f"priority must be an integer from 0 (urgent) to 3, not {priority!r}", task=task
+        )
     return priority
 
 
@@ -79,7 +93,9 @@ class _Builder:
     def key_for(self, spec: Mapping[str, Any], index: int) -> str:
         key = spec.get("key", spec.get("id"))
         if key is None:
-            base = re.sub(r"[^A-Za-z0-9_-]+", "_", str(spec.get("name") or f"task_{index}")).strip("_")
+            base = re.sub(r"[^A-Za-z0-9_-]+", "_", str(spec.get("name") or f"task_{index}")).strip(
+                "_"
+            )
             key, n = base or f"task_{index}", 2
             while key in self.ids_by_key:
                 key, n = f"{base}_{n}", n + 1
@@ -104,7 +120,9 @@ class _Builder:
         params = spec.get("params") or {}
         for field, value in (("inputs", inputs), ("params", params)):
             if not isinstance(value, Mapping):
-                raise DefinitionError(f"{field} must be a mapping, not {type(value).__name__}", task=key)
+                raise DefinitionError(
+                    f"{field} must be a mapping, not {type(value).__name__}", task=key
+                )
         task_id = new_task_id()
         self.ids_by_key[key] = task_id
         task = Task(
@@ -129,9 +147,13 @@ class _Builder:
     def add_nested(self, spec: Any, parent: str | None = None) -> None:
         children = spec.get("children", []) if isinstance(spec, Mapping) else []
         if not isinstance(children, list):
-            raise DefinitionError("children must be a list", task=str(spec.get("key", spec.get("name"))))
+            raise DefinitionError(
+                "children must be a list", task=str(spec.get("key", spec.get("name")))
+            )
         if isinstance(spec, Mapping) and "parent_id" in spec:
-            raise DefinitionError("parent_id belongs to the flat format; nest the task under children instead")
+            raise DefinitionError(
+                "parent_id belongs to the flat format; nest the task under children instead"
+            )
         task = self.add(spec, len(self.tasks), parent=parent, has_children=bool(children))
         for child in children:
             self.add_nested(child, task.id)
@@ -143,12 +165,16 @@ class _Builder:
         for index in order:
             spec = specs[index]
             if isinstance(spec, Mapping) and "children" in spec:
-                raise DefinitionError("children belongs to the nested format; use parent_id", task=spec.get("id"))
+                raise DefinitionError(
+                    "children belongs to the nested format; use parent_id", task=spec.get("id")
+                )
             has_children = isinstance(spec, Mapping) and spec.get("id") in parents
             local_parent[index] = spec.get("parent_id") if isinstance(spec, Mapping) else None
             parent_key = local_parent[index]
             if parent_key is not None and parent_key not in self.ids_by_key:
-                raise DefinitionError(f"parent_id {parent_key!r} is not a task of this tree", task=spec.get("id"))
+                raise DefinitionError(
+                    f"parent_id {parent_key!r} is not a task of this tree", task=spec.get("id")
+                )
             parent = self.ids_by_key[parent_key] if parent_key is not None else None
             self.add(spec, index, parent=parent, has_children=has_children)
 
@@ -163,7 +189,8 @@ class _Builder:
                 target = self.ids_by_key.get(dep.id)
                 if target is None:
                     raise DefinitionError(
-                        f"depends on {dep.id!r}, which is not a task of this tree{_suggest(dep.id, self.ids_by_key)}",
+                        f"depends on {dep.id!r}, which is not a task of this tree"
+                        + _suggest(dep.id, self.ids_by_key),
                         task=task.key,
                     )
                 deps.append(Dependency(target, dep.required))
@@ -174,15 +201,21 @@ class _Builder:
 def _parents_first(specs: Sequence[Any]) -> list[int]:
     """Indexes of ``specs`` ordered so that every parent comes before its children."""
     by_key = {s.get("id"): i for i, s in enumerate(specs) if isinstance(s, Mapping)}
-    roots = [i for i, s in enumerate(specs) if not isinstance(s, Mapping) or s.get("parent_id") is None]
+    roots = [
+        i for i, s in enumerate(specs) if not isinstance(s, Mapping) or s.get("parent_id") is None
+    ]
     if len(roots) != 1:
-        raise DefinitionError(f"a tree has exactly one root (a task without parent_id); found {len(roots)}")
+        raise DefinitionError(
+            f"a tree has exactly one root (a task without parent_id); found {len(roots)}"
+        )
     children: dict[int, list[int]] = {}
     for i, spec in enumerate(specs):
         parent = spec.get("parent_id") if isinstance(spec, Mapping) else None
         if parent is not None:
             if parent not in by_key:
-                raise DefinitionError(f"parent_id {parent!r} is not a task of this tree", task=spec.get("id"))
+                raise DefinitionError(
+                    f"parent_id {parent!r} is not a task of this tree", task=spec.get("id")
+                )
             children.setdefault(by_key[parent], []).append(i)
     order, stack = [], [roots[0]]
     while stack:
@@ -194,7 +227,9 @@ def _parents_first(specs: Sequence[Any]) -> list[int]:
     return order
 
 
-def build_tree(definition: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, user_id: str | None = None) -> list[Task]:
+def build_tree(
+    definition: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, user_id: str | None = None
+) -> list[Task]:
     """Tasks for a nested or flat definition, root first; raise `DefinitionError` if malformed.
 
     Only the shape is checked here; `check_tree` checks the graph.
@@ -207,7 +242,9 @@ def build_tree(definition: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, u
             raise DefinitionError("the task list is empty")
         builder.add_flat(definition)
     else:
-        raise DefinitionError(f"a tree definition is a mapping or a list of tasks, not {type(definition).__name__}")
+        raise DefinitionError(
+            f"a tree definition is a mapping or a list of tasks, not {type(definition).__name__}"
+        )
     return builder.link_dependencies()
 
 
@@ -232,14 +269,20 @@ def check_tree(tasks: Sequence[Task], *, executors: Collection[str] | None = Non
     by_key = {task.key: task for task in tasks}
     for task in tasks:
         if task.parent_id is not None and task.parent_id not in by_id:
-            raise DefinitionError(f"parent {task.parent_id!r} is not a task of this tree", task=task.key)
+            raise DefinitionError(
+                f"parent {task.parent_id!r} is not a task of this tree", task=task.key
+            )
         for dep in task.dependencies:
             if dep.id not in by_id:
-                raise DefinitionError(f"depends on {dep.id!r}, which is not a task of this tree", task=task.key)
+                raise DefinitionError(
+                    f"depends on {dep.id!r}, which is not a task of this tree", task=task.key
+                )
             if dep.id == task.id:
                 raise DependencyCycle([task.key, task.key])
         if executors is not None and task.executor is not None and task.executor not in executors:
-            raise UnknownExecutor(task.executor, task=task.key, suggestions=similar_ids(task.executor, executors))
+            raise UnknownExecutor(
+                task.executor, task=task.key, suggestions=similar_ids(task.executor, executors)
+            )
     _check_acyclic(tasks, by_id)
     for task in tasks:
         _check_references(task, by_id, by_key)
@@ -270,7 +313,7 @@ def _find_cycle(stuck: set[str], by_id: Mapping[str, Task]) -> list[str]:
     while current not in seen:
         seen.append(current)
         current = next(d.id for d in by_id[current].dependencies if d.id in stuck)
-    loop = seen[seen.index(current):] + [current]
+    loop = [*seen[seen.index(current) :], current]
     return [by_id[task_id].key for task_id in reversed(loop)]
 
 
@@ -297,9 +340,11 @@ def _check_references(task: Task, by_id: Mapping[str, Task], by_key: Mapping[str
         target = by_key.get(key) or by_id.get(key)
         if target is None:
             raise InvalidReference(
-                f"inputs refer to {key!r}, which is not a task of this tree{_suggest(key, by_key)}", task=task.key
+                f"inputs refer to {key!r}, which is not a task of this tree{_suggest(key, by_key)}",
+                task=task.key,
             )
         if target.id not in upstream:
             raise InvalidReference(
-                f"inputs refer to {key!r}, which is not upstream; add it to dependencies", task=task.key
+                f"inputs refer to {key!r}, which is not upstream; add it to dependencies",
+                task=task.key,
             )

@@ -120,8 +120,7 @@ def _step(current: Any, part: str, walked: str, expression: str) -> Any:
     if isinstance(current, list) and part.isdigit() and int(part) < len(current):
         return current[int(part)]
     raise ReferenceResolutionError(
-        f"reference '${{{expression}}}': {walked} has no {part!r} "
-        f"(it is {_describe(current)})"
+        f"reference '${{{expression}}}': {walked} has no {part!r} (it is {_describe(current)})"
     )
 
 

@@ -11,7 +11,11 @@ from taskflow.storage import MemoryRepository, TaskRepository
 DATABASE_URL_VARIABLE = "TASKFLOW_DATABASE_URL"
 HOME_VARIABLE = "TASKFLOW_HOME"
 MEMORY_URL = "memory://"
-_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
 
 
 def default_database_path() -> Path:
@@ -31,7 +35,7 @@ def default_database_url() -> str:
 
 
 def normalise_url(url: str) -> str:
-    """Add the async driver to a plain URL: ``sqlite://`` → aiosqlite, ``postgresql://`` → asyncpg."""
+    """Add the async driver to a plain URL (sqlite → aiosqlite, postgresql → asyncpg)."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ConfigurationError(f"invalid database URL {url!r}: expected scheme://...")

@@ -19,10 +19,12 @@ def _properties_with_defaults(
         for name, subschema in properties.items():
             if isinstance(subschema, Mapping) and "default" in subschema and name not in instance:
                 instance[name] = copy_json(subschema["default"])
-    yield from Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+    yield from Draft202012Validator.VALIDATORS["properties"](
+        validator, properties, instance, schema
+    )
 
 
-_FillingValidator = validators.extend(
+_FillingValidator: Any = validators.extend(  # type: ignore[no-untyped-call]
     Draft202012Validator, {"properties": _properties_with_defaults}
 )
 
@@ -65,7 +67,7 @@ class InputValidator:
 
     def validate(self, inputs: Mapping[str, Any], *, task_id: str | None = None) -> dict[str, Any]:
         """Return a copy of ``inputs`` with defaults filled in, or raise `InputValidationError`."""
-        instance = copy_json(dict(inputs))
+        instance: dict[str, Any] = copy_json(dict(inputs))
         if self._trivial:
             return instance
         error = best_match(self._validator.iter_errors(instance))

@@ -19,14 +19,18 @@ class LocalBackend(ExecutionBackend):
         try:
             outcome = await invoke(run.executor, run.inputs, run.context)
         except asyncio.CancelledError:
-            outcome = Outcome(TaskStatus.CANCELLED, error="stopped by force", error_type="Cancelled")
+            outcome = Outcome(
+                TaskStatus.CANCELLED, error="stopped by force", error_type="Cancelled"
+            )
         finally:
             self._running.pop(run.task.id, None)
         on_done(run, outcome)
 
     def submit(self, run: TaskRun, on_done: OnDone) -> None:
         """Start the run as an asyncio task."""
-        self._running[run.task.id] = asyncio.create_task(self._run(run, on_done), name=f"taskflow:{run.task.key}")
+        self._running[run.task.id] = asyncio.create_task(
+            self._run(run, on_done), name=f"taskflow:{run.task.key}"
+        )
 
     def cancel(self, task_id: str) -> bool:
         """Cancel the asyncio task running ``task_id``."""

@@ -20,8 +20,16 @@ class Node:
     """One task of a running tree, with its edges and live state."""
 
     __slots__ = (
-        "children", "dependents", "failed_requirement", "has_references", "opened", "parent",
-        "requirements", "task", "unfinished_children", "waiting",
+        "children",
+        "dependents",
+        "failed_requirement",
+        "has_references",
+        "opened",
+        "parent",
+        "requirements",
+        "task",
+        "unfinished_children",
+        "waiting",
     )
 
     def __init__(self, task: Task) -> None:
@@ -101,7 +109,9 @@ class RunGraph:
     @staticmethod
     def startable(node: Node) -> bool:
         """Pending, every dependency finished, none required of it failed."""
-        return node.task.status is _PENDING and node.waiting == 0 and node.failed_requirement is None
+        return (
+            node.task.status is _PENDING and node.waiting == 0 and node.failed_requirement is None
+        )
 
     @staticmethod
     def doomed(node: Node) -> bool:
@@ -141,7 +151,14 @@ def rolled_up(children: Sequence[Node]) -> tuple[TaskStatus, str | None]:
     failed = [c.task.key for c in children if c.task.status is TaskStatus.FAILED]
     cancelled = [c.task.key for c in children if c.task.status is TaskStatus.CANCELLED]
     if failed:
-        return TaskStatus.FAILED, f"{len(failed)} of {len(children)} children failed: {', '.join(failed[:5])}"
+        return (
+            TaskStatus.FAILED,
+            f"{len(failed)} of {len(children)} children failed: {', '.join(failed[:5])}",
+        )
     if cancelled:
-        return TaskStatus.CANCELLED, f"{len(cancelled)} of {len(children)} children were cancelled: {', '.join(cancelled[:5])}"
+        return (
+            TaskStatus.CANCELLED,
+            f"{len(cancelled)} of {len(children)} children were cancelled: "
+            + ", ".join(cancelled[:5]),
+        )
     return TaskStatus.COMPLETED, None

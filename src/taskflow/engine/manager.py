@@ -56,7 +56,10 @@ class TaskManager:
         self.owner = f"manager-{uuid.uuid4().hex[:12]}"
 
     async def create_tree(
-        self, definition: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, user_id: str | None = None
+        self,
+        definition: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        user_id: str | None = None,
     ) -> TaskTreeNode:
         """Create a whole tree in one transaction from a nested or flat definition.
 
@@ -87,14 +90,22 @@ class TaskManager:
         check_tree(tasks, executors=self.registry.ids())
         graph = RunGraph(tasks)
         run = TreeRun(
-            graph, repository=self.task_repository, registry=self.registry, backend=self.backend,
-            settings=self.settings, bus=self.events, owner=self.owner,
+            graph,
+            repository=self.task_repository,
+            registry=self.registry,
+            backend=self.backend,
+            settings=self.settings,
+            bus=self.events,
+            owner=self.owner,
         )
         await run.run()
         return TaskTreeNode.from_tasks(node.task for node in graph)
 
     async def run_tree(
-        self, definition: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, user_id: str | None = None
+        self,
+        definition: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        user_id: str | None = None,
     ) -> TaskTreeNode:
         """`create_tree` then `distribute_task_tree`, without reading the new tree back."""
         tasks = build_tree(definition, user_id=user_id)

@@ -106,13 +106,15 @@ class TreeRun:
 
     def _examine(self, nodes: Iterable[Node]) -> None:
         """Queue, open, complete or cancel whatever ``nodes`` (and what follows) now allow."""
-        stack = list(nodes)
+        stack = collections.deque(nodes)  # first in, first examined: ready order is FIFO
         while stack:
-            node = stack.pop()
+            node = stack.popleft()
             if self.graph.doomed(node):
                 upstream = node.failed_requirement
                 assert upstream is not None
-                reason = f"required dependency {upstream.task.key!r} ended {upstream.task.status.value}"
+                reason = (
+                    f"required dependency {upstream.task.key!r} ended {upstream.task.status.value}"
+                )
                 stack.extend(self._cancel(node, reason, "DependencyFailed"))
             elif self.graph.startable(node):
                 if node.is_group:
@@ -121,15 +123,25 @@ class TreeRun:
                     stack.append(node)
                 else:
                     heapq.heappush(self._ready, (node.task.priority, next(self._order), node))
-            elif node.is_group and node.opened and node.unfinished_children == 0 and node.task.status is TaskStatus.IN_PROGRESS:
+            elif (
+                node.is_group
+                and node.opened
+                and node.unfinished_children == 0
+                and node.task.status is TaskStatus.IN_PROGRESS
+            ):
                 stack.extend(self._close_group(node))
 
     def _close_group(self, node: Node) -> list[Node]:
         status, error = rolled_up(node.children)
         result = {child.task.key: child.task.result for child in node.children}
         self._transition(
-            node, status, result=result, error=error, error_type=None if error is None else "ChildrenFailed",
-            completed_at=self._now, progress=1.0,
+            node,
+            status,
+            result=result,
+            error=error,
+            error_type=None if error is None else "ChildrenFailed",
+            completed_at=self._now,
+            progress=1.0,
         )
         return self.graph.finished(node)
 
@@ -138,35 +150,54 @@ class TreeRun:
         affected: list[Node] = []
         for victim in [node, *self.graph.subtree(node)]:
             status = victim.task.status
-            if status is TaskStatus.PENDING or (victim.is_group and status is TaskStatus.IN_PROGRESS):
-                why = reason if victim is node else f"parent {node.task.key!r} was cancelled: {reason}"
-                self._transition(victim, TaskStatus.CANCELLED, error=why, error_type=error_type,
-                                 completed_at=self._now)
+            if status is TaskStatus.PENDING or (
+                victim.is_group and status is TaskStatus.IN_PROGRESS
+            ):
+                why = (
+                    reason
+                    if victim is node
+                    else f"parent {node.task.key!r} was cancelled: {reason}"
+                )
+                self._transition(
+                    victim,
+                    TaskStatus.CANCELLED,
+                    error=why,
+                    error_type=error_type,
+                    completed_at=self._now,
+                )
                 affected.extend(self.graph.finished(victim))
             elif status is TaskStatus.IN_PROGRESS and victim.task.id in self.running:
                 self.request_cancel(victim, f"parent {node.task.key!r} was cancelled: {reason}")
         return affected
 
     def request_cancel(self, node: Node, reason: str) -> None:
-        """Ask a running task to stop (its context's flag), then stop it by force after the grace."""
+        """Ask a running task to stop (its context's flag); stop it by force after the grace."""
         entry = self.running.get(node.task.id)
         if entry is None or entry[1].cancel_requested is None or entry[1].cancel_requested.is_set():
             return
         logger.info("cancelling %s: %s", node.task.key, reason)
         entry[1].cancel_requested.set()
-        asyncio.get_running_loop().call_later(self.settings.cancel_grace_seconds, self.backend.cancel, node.task.id)
+        asyncio.get_running_loop().call_later(
+            self.settings.cancel_grace_seconds, self.backend.cancel, node.task.id
+        )
 
     # -- claiming and submitting ----------------------------------------------------------------
 
     def _limit(self, executor_id: str) -> int | None:
         info = self.registry.get(executor_id)
-        limits = [n for n in (self.settings.executor_limits.get(executor_id), info and info.max_concurrency) if n]
+        limits = [
+            n
+            for n in (self.settings.executor_limits.get(executor_id), info and info.max_concurrency)
+            if n
+        ]
         return min(limits) if limits else None
 
     def _claim(self) -> list[Node]:
         claimed: list[Node] = []
-        lease = {"lease_owner": self.owner,
-                 "lease_expires_at": self._now + timedelta(seconds=self.settings.lease_seconds)}
+        lease = {
+            "lease_owner": self.owner,
+            "lease_expires_at": self._now + timedelta(seconds=self.settings.lease_seconds),
+        }
         while self._ready and len(self.running) < self.settings.concurrency:
             entry = heapq.heappop(self._ready)
             node = entry[2]
@@ -179,7 +210,13 @@ class TreeRun:
                 heapq.heappush(self._blocked[executor_id], entry)
                 continue
             self._per_executor[executor_id] += 1
-            self._transition(node, TaskStatus.IN_PROGRESS, lease, started_at=self._now, attempt=node.task.attempt + 1)
+            self._transition(
+                node,
+                TaskStatus.IN_PROGRESS,
+                lease,
+                started_at=self._now,
+                attempt=node.task.attempt + 1,
+            )
             self.running[node.task.id] = (node, self._context(node))
             claimed.append(node)
         return claimed
@@ -187,8 +224,13 @@ class TreeRun:
     def _context(self, node: Node) -> ExecutionContext:
         task = node.task
         return ExecutionContext(
-            task_id=task.id, tree_id=task.tree_id, key=task.key, user_id=task.user_id, attempt=task.attempt + 1,
-            dependency_results=self.graph.dependency_results(node), cancel_requested=asyncio.Event(),
+            task_id=task.id,
+            tree_id=task.tree_id,
+            key=task.key,
+            user_id=task.user_id,
+            attempt=task.attempt + 1,
+            dependency_results=self.graph.dependency_results(node),
+            cancel_requested=asyncio.Event(),
         )
 
     def _submit(self, nodes: list[Node]) -> None:
@@ -198,7 +240,9 @@ class TreeRun:
             context = self.running[task.id][1]
             assert info is not None  # checked before the tree started
             try:
-                inputs = resolve(task.inputs, self.graph.lookup) if node.has_references else task.inputs
+                inputs = (
+                    resolve(task.inputs, self.graph.lookup) if node.has_references else task.inputs
+                )
             except ReferenceResolutionError as exc:
                 self._on_done(TaskRun(task, info, {}, context), Outcome.failure(exc))
                 continue
@@ -216,16 +260,28 @@ class TreeRun:
             heapq.heappush(self._ready, heapq.heappop(blocked))
         status, error, error_type = outcome.status, outcome.error, outcome.error_type
         if context.is_cancelled and status is not TaskStatus.FAILED:
-            status, error, error_type = TaskStatus.CANCELLED, error or "cancelled", error_type or "Cancelled"
+            status, error, error_type = (
+                TaskStatus.CANCELLED,
+                error or "cancelled",
+                error_type or "Cancelled",
+            )
         self._transition(
-            node, status, result=outcome.result, error=error, error_type=error_type, traceback=outcome.traceback,
-            completed_at=self._now, progress=1.0 if status is TaskStatus.COMPLETED else node.task.progress,
+            node,
+            status,
+            result=outcome.result,
+            error=error,
+            error_type=error_type,
+            traceback=outcome.traceback,
+            completed_at=self._now,
+            progress=1.0 if status is TaskStatus.COMPLETED else node.task.progress,
         )
         self._examine(self.graph.finished(node))
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _transition(self, node: Node, target: TaskStatus, lease: dict[str, Any] | None = None, **values: Any) -> None:
+    def _transition(
+        self, node: Node, target: TaskStatus, lease: dict[str, Any] | None = None, **values: Any
+    ) -> None:
         """Change a node's status in memory and queue the write (merged per task per turn).
 
         ``lease`` holds the lease columns, which are written but are not part of `Task`.
@@ -242,7 +298,9 @@ class TreeRun:
         else:
             self._changes[task.id] = Change(task.id, queued.expected, {**queued.values, **written})
         if self.bus.has_subscribers:
-            self._events.append(TaskEvent(_EVENT_OF[target], task.id, task.tree_id, {"key": task.key}, self._now))
+            self._events.append(
+                TaskEvent(_EVENT_OF[target], task.id, task.tree_id, {"key": task.key}, self._now)
+            )
 
     async def _flush(self) -> None:
         """Write the turn's changes in one transaction, then publish their events."""
@@ -259,7 +317,9 @@ class TreeRun:
 
     async def _reconcile(self, conflicts: list[str]) -> None:
         """Another writer moved these tasks first: adopt the database's version of them."""
-        logger.warning("%d task(s) were changed by another writer; adopting their state", len(conflicts))
+        logger.warning(
+            "%d task(s) were changed by another writer; adopting their state", len(conflicts)
+        )
         for task in await self.repository.select(TaskQuery(ids=conflicts)):
             node = self.graph.nodes[task.id]
             was_claimed = self.running.pop(task.id, None) is not None
@@ -276,13 +336,22 @@ class TreeRun:
     def _adopt_terminal(self, node: Node) -> None:
         """We had finished ``node`` in memory one way; the database says another way."""
         for dependent, required in node.dependents:
-            if required and node.task.status is not TaskStatus.COMPLETED and dependent.failed_requirement is None:
+            if (
+                required
+                and node.task.status is not TaskStatus.COMPLETED
+                and dependent.failed_requirement is None
+            ):
                 dependent.failed_requirement = node
                 if dependent.task.id in self.running:
                     self.running.pop(dependent.task.id)
                     self._per_executor[dependent.task.executor or ""] -= 1
-                    self._transition(dependent, TaskStatus.CANCELLED, error="required dependency changed",
-                                     error_type="DependencyFailed", completed_at=self._now)
+                    self._transition(
+                        dependent,
+                        TaskStatus.CANCELLED,
+                        error="required dependency changed",
+                        error_type="DependencyFailed",
+                        completed_at=self._now,
+                    )
                 self._examine([dependent])
 
     async def _poll_foreign(self) -> None:
@@ -298,6 +367,13 @@ class TreeRun:
         """Safety net: nothing may stay unfinished when the loop ends."""
         for node in self.graph:
             if not node.task.is_terminal:
-                logger.error("task %s was left %s; cancelling it", node.task.key, node.task.status.value)
-                self._transition(node, TaskStatus.CANCELLED, error="left unfinished by the scheduler",
-                                 error_type="SchedulerError", completed_at=self._now)
+                logger.error(
+                    "task %s was left %s; cancelling it", node.task.key, node.task.status.value
+                )
+                self._transition(
+                    node,
+                    TaskStatus.CANCELLED,
+                    error="left unfinished by the scheduler",
+                    error_type="SchedulerError",
+                    completed_at=self._now,
+                )

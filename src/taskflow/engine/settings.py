@@ -33,4 +33,6 @@ class EngineSettings:
             raise ConfigurationError(f"concurrency must be at least 1, not {self.concurrency}")
         for executor_id, limit in self.executor_limits.items():
             if limit < 1:
-                raise ConfigurationError(f"executor_limits[{executor_id!r}] must be at least 1, not {limit}")
+                raise ConfigurationError(
+                    f"executor_limits[{executor_id!r}] must be at least 1, not {limit}"
+                )

@@ -87,15 +87,18 @@ class BaseTask(ExecutableTask):
         ...         return {"greeting": f"Hello, {inputs['who']}!"}
     """
 
-    id: str  # type: ignore[assignment]
-    name: str  # type: ignore[assignment]
-    description: str  # type: ignore[assignment]
+    id: str
+    name: str
+    description: str
     input_schema: ClassVar[Mapping[str, Any]] = ANY_OBJECT
     output_schema: ClassVar[Mapping[str, Any] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for attribute, default in (("name", cls.__name__), ("description", _first_line(cls.__doc__))):
+        for attribute, default in (
+            ("name", cls.__name__),
+            ("description", _first_line(cls.__doc__)),
+        ):
             if not isinstance(cls.__dict__.get(attribute, getattr(cls, attribute, None)), str):
                 setattr(cls, attribute, default)
         if not isinstance(getattr(cls, "id", None), str):

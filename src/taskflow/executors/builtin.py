@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
 from collections.abc import Mapping
@@ -16,7 +17,10 @@ class Noop(BaseTask):
 
     id = "noop"
     name = "No-op"
-    input_schema: ClassVar[Mapping[str, Any]] = {"type": "object", "description": "Anything; returned as the result."}
+    input_schema: ClassVar[Mapping[str, Any]] = {
+        "type": "object",
+        "description": "Anything; returned as the result.",
+    }
     output_schema: ClassVar[Mapping[str, Any] | None] = {"type": "object"}
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -32,23 +36,33 @@ class Sleep(BaseTask):
     input_schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",
         "properties": {
-            "seconds": {"type": "number", "minimum": 0, "maximum": 86400, "default": 1,
-                        "description": "How long to wait."},
+            "seconds": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 86400,
+                "default": 1,
+                "description": "How long to wait.",
+            },
         },
         "additionalProperties": False,
     }
     output_schema: ClassVar[Mapping[str, Any] | None] = {
-        "type": "object", "properties": {"slept": {"type": "number"}}
+        "type": "object",
+        "properties": {"slept": {"type": "number"}},
     }
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Sleep, waking early if the task is cancelled."""
         seconds = float(inputs["seconds"])
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while (left := deadline - loop.time()) > 0 and not self.context.is_cancelled:
-            await asyncio.sleep(min(left, 0.1))
-        return {"slept": round(seconds - max(0.0, deadline - loop.time()), 3)}
+        started = loop.time()
+        cancel = self.context.cancel_requested
+        if cancel is None:
+            await asyncio.sleep(seconds)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(cancel.wait(), seconds)
+        return {"slept": round(min(seconds, loop.time() - started), 3)}
 
 
 class Aggregate(BaseTask):
@@ -59,8 +73,11 @@ class Aggregate(BaseTask):
     input_schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",
         "properties": {
-            "merge": {"type": "boolean", "default": False,
-                      "description": "Merge the results into one object instead of keying them by task."},
+            "merge": {
+                "type": "boolean",
+                "default": False,
+                "description": "Merge the results into one object instead of keying them by task.",
+            },
         },
         "additionalProperties": False,
     }
@@ -86,8 +103,11 @@ class PythonCall(BaseTask):
     input_schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",
         "properties": {
-            "function": {"type": "string", "pattern": r"^[\w.]+:[\w.]+$",
-                         "description": "What to call, as 'package.module:function'."},
+            "function": {
+                "type": "string",
+                "pattern": r"^[\w.]+:[\w.]+$",
+                "description": "What to call, as 'package.module:function'.",
+            },
             "args": {"type": "array", "default": [], "description": "Positional arguments for it."},
             "kwargs": {"type": "object", "default": {}, "description": "Keyword arguments for it."},
         },
@@ -95,7 +115,8 @@ class PythonCall(BaseTask):
         "additionalProperties": False,
     }
     output_schema: ClassVar[Mapping[str, Any] | None] = {
-        "type": "object", "description": "The returned dict, or {'value': returned} for anything else."
+        "type": "object",
+        "description": "The returned dict, or {'value': returned} for anything else.",
     }
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:

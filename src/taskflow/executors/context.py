@@ -45,7 +45,9 @@ class ExecutionContext:
 
     def log(self, message: str, **fields: Any) -> None:
         """Log ``message`` with the task's ids and ``fields``."""
-        logger.info("%s", message, extra={"task_id": self.task_id, "tree_id": self.tree_id, **fields})
+        logger.info(
+            "%s", message, extra={"task_id": self.task_id, "tree_id": self.tree_id, **fields}
+        )
 
 
 def current_context() -> ExecutionContext:
@@ -53,7 +55,9 @@ def current_context() -> ExecutionContext:
     try:
         return _current.get()
     except LookupError:
-        raise RuntimeError("no task is running here: the execution context exists only inside execute()") from None
+        raise RuntimeError(
+            "no task is running here: the execution context exists only inside execute()"
+        ) from None
 
 
 def set_context(context: ExecutionContext) -> contextvars.Token[ExecutionContext]:

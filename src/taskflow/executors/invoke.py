@@ -13,7 +13,6 @@ from taskflow.executors.context import ExecutionContext, reset_context, set_cont
 from taskflow.executors.registry import ExecutorInfo
 from taskflow.models import TaskStatus
 
-
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
@@ -45,20 +44,30 @@ def judge_result(result: Any, *, task_id: str) -> Outcome:
     any other dict is the result, and must be JSON-serialisable.
     """
     if not isinstance(result, dict):
-        raise ResultError(f"execute() must return a dict, not {type(result).__name__}", task_id=task_id)
+        raise ResultError(
+            f"execute() must return a dict, not {type(result).__name__}", task_id=task_id
+        )
     if result.get("status") == "failed":
         error = result.get("error") or "the executor reported a failure"
-        return Outcome(TaskStatus.FAILED, result=result, error=str(error),
-                       error_type=str(result.get("error_type") or "TaskFailed"))
+        return Outcome(
+            TaskStatus.FAILED,
+            result=result,
+            error=str(error),
+            error_type=str(result.get("error_type") or "TaskFailed"),
+        )
     if not all(type(v) in _JSON_SCALARS for v in result.values()):
         try:
             json.dumps(result)
         except (TypeError, ValueError) as exc:
-            raise ResultError(f"the result is not JSON-serialisable: {exc}", task_id=task_id) from exc
+            raise ResultError(
+                f"the result is not JSON-serialisable: {exc}", task_id=task_id
+            ) from exc
     return Outcome(TaskStatus.COMPLETED, result=result)
 
 
-async def invoke(info: ExecutorInfo, inputs: Mapping[str, Any], context: ExecutionContext) -> Outcome:
+async def invoke(
+    info: ExecutorInfo, inputs: Mapping[str, Any], context: ExecutionContext
+) -> Outcome:
     """Validate ``inputs`` against the executor's schema, run it in ``context``, judge the result.
 
     Never raises for an executor's failure: every error becomes a failed `Outcome`.

@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from taskflow.exceptions import RegistryError
 from taskflow.executors.base import ExecutableTask
@@ -27,7 +27,9 @@ logger = logging.getLogger("taskflow.registry")
 
 ENTRY_POINT_GROUP = "taskflow.executors"
 ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
-_loading_source: contextvars.ContextVar[str | None] = contextvars.ContextVar("taskflow_source", default=None)
+_loading_source: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "taskflow_source", default=None
+)
 
 E = TypeVar("E", bound=type[ExecutableTask])
 
@@ -77,16 +79,23 @@ class ExecutorInfo:
         if self.instance is not None:
             return self.instance
         if inspect.isabstract(self.cls):
-            raise TypeError(f"executor {self.id!r} ({self.cls.__qualname__}) does not implement execute()")
+            raise TypeError(
+                f"executor {self.id!r} ({self.cls.__qualname__}) does not implement execute()"
+            )
         return self.cls()
 
 
-def _describe(executor: ExecutableTask, source: str, instance: ExecutableTask | None) -> ExecutorInfo:
-    cls = type(executor)
+def _describe(
+    executor: ExecutableTask,
+    cls: type[ExecutableTask],
+    source: str,
+    instance: ExecutableTask | None,
+) -> ExecutorInfo:
     executor_id = executor.id
     if not isinstance(executor_id, str) or not ID_PATTERN.match(executor_id):
         raise RegistryError(
-            f"{cls.__qualname__}: executor id {executor_id!r} must start with a letter and use only "
+            f"{cls.__qualname__}: executor id {executor_id!r} must start with a letter and use "
+            "only "
             "letters, digits, '_', '-' and '.'"
         )
     schema = executor.get_input_schema()
@@ -97,7 +106,9 @@ def _describe(executor: ExecutableTask, source: str, instance: ExecutableTask | 
         try:
             check_schema(value)  # type: ignore[arg-type]
         except SchemaError as exc:
-            raise RegistryError(f"executor {executor_id!r}: invalid {label} schema: {exc.message}") from exc
+            raise RegistryError(
+                f"executor {executor_id!r}: invalid {label} schema: {exc.message}"
+            ) from exc
     return ExecutorInfo(
         id=executor_id,
         name=executor.name,
@@ -124,8 +135,15 @@ def _prototype(cls: type[ExecutableTask]) -> ExecutableTask:
     from taskflow.executors.base import BaseTask
 
     if issubclass(cls, BaseTask) and set(cls.__abstractmethods__) == {"execute"}:
-        logger.warning("executor %s does not implement execute(); its tasks will fail", cls.__qualname__)
-        return object.__new__(cls)
+        logger.warning(
+            "executor %s does not implement execute(); its tasks will fail", cls.__qualname__
+        )
+
+        async def not_implemented(self: ExecutableTask, inputs: dict[str, Any]) -> dict[str, Any]:
+            raise NotImplementedError
+
+        readable = type(cls.__name__, (cls,), {"execute": not_implemented})
+        return cast(ExecutableTask, readable())  # only its class attributes are read
     raise RegistryError(f"{cls.__qualname__} cannot be registered: it does not implement {missing}")
 
 
@@ -138,7 +156,11 @@ class ExecutorRegistry:
         self.plugin_errors: dict[str, str] = {}
 
     def register(
-        self, executor: ExecutableTask | type[ExecutableTask], *, override: bool = False, source: str | None = None
+        self,
+        executor: ExecutableTask | type[ExecutableTask],
+        *,
+        override: bool = False,
+        source: str | None = None,
     ) -> ExecutorInfo:
         """Register an executor class (a fresh instance per task) or a configured instance.
 
@@ -147,17 +169,18 @@ class ExecutorRegistry:
                 the id is taken by another executor and ``override`` is false.
         """
         if isinstance(executor, type):
-            prototype, instance = _prototype(executor), None
+            cls, prototype, instance = executor, _prototype(executor), None
         else:
-            prototype = instance = executor
-        where = source or _loading_source.get() or type(prototype).__module__
-        info = _describe(prototype, where, instance)
+            cls, prototype, instance = type(executor), executor, executor
+        where = source or _loading_source.get() or cls.__module__
+        info = _describe(prototype, cls, where, instance)
         existing = self._executors.get(info.id)
         if existing is not None and not override and existing.cls is not info.cls:
             raise RegistryError(
                 f"executor id {info.id!r} is already registered by {existing.cls.__module__}."
                 f"{existing.cls.__qualname__} ({existing.source}); {info.cls.__module__}."
-                f"{info.cls.__qualname__} ({info.source}) cannot take it (pass override=True to replace it)"
+                f"{info.cls.__qualname__} ({info.source}) cannot take it "
+                "(pass override=True to replace it)"
             )
         self._executors[info.id] = info
         return info
@@ -201,13 +224,17 @@ class ExecutorRegistry:
         try:
             loaded = entry_point.load()
             if isinstance(loaded, ExecutableTask) or (
-                isinstance(loaded, type) and issubclass(loaded, ExecutableTask) and loaded not in self._classes()
+                isinstance(loaded, type)
+                and issubclass(loaded, ExecutableTask)
+                and loaded not in self._classes()
             ):
                 self.register(loaded)
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             self.plugin_errors[package] = message
-            logger.error("executor plugin %s (%s) failed to load: %s", package, entry_point.value, message)
+            logger.error(
+                "executor plugin %s (%s) failed to load: %s", package, entry_point.value, message
+            )
         finally:
             _loading_source.reset(token)
 
@@ -224,7 +251,10 @@ def get_registry() -> ExecutorRegistry:
 
 
 def executor_register(
-    executor_id: str | None = None, *, override: bool = False, registry: ExecutorRegistry | None = None
+    executor_id: str | None = None,
+    *,
+    override: bool = False,
+    registry: ExecutorRegistry | None = None,
 ) -> Callable[[E], E]:
     """Class decorator: register the executor when the class is defined.
 
@@ -244,7 +274,9 @@ def executor_register(
 
 
 @contextlib.contextmanager
-def registered(*executors: ExecutableTask | type[ExecutableTask], registry: ExecutorRegistry | None = None) -> Iterator[None]:
+def registered(
+    *executors: ExecutableTask | type[ExecutableTask], registry: ExecutorRegistry | None = None
+) -> Iterator[None]:
     """Register executors for the duration of a ``with`` block (handy in tests)."""
     target = registry or _registry
     ids = [target.register(executor, override=True).id for executor in executors]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from taskflow.exceptions import InvalidTransition
 
@@ -91,7 +91,9 @@ class Dependency:
             if not isinstance(required, bool):
                 raise TypeError(f"dependency {value['id']!r}: 'required' must be true or false")
             return cls(value["id"], required)
-        raise TypeError(f"a dependency is a task id or {{'id': ..., 'required': ...}}, not {value!r}")
+        raise TypeError(
+            f"a dependency is a task id or {{'id': ..., 'required': ...}}, not {value!r}"
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,15 +188,19 @@ class Task:
         return data
 
 
-def _compile_copy_with() -> Any:
+def _compile_copy_with() -> Callable[[Task, Mapping[str, Any]], Task]:
     """An unrolled ``copy_with(task, changes)``: one slot copy per field, no loop, no __init__."""
     lines = ["def copy_with(task, changes):", "    new = new_object(Task)", "    get = changes.get"]
     for name in _FIELD_NAMES:
         lines.append(f"    set_(new, {name!r}, get({name!r}, task.{name}))")
     lines.append("    return new")
-    namespace: dict[str, Any] = {"new_object": object.__new__, "Task": Task, "set_": object.__setattr__}
+    namespace: dict[str, Any] = {
+        "new_object": object.__new__,
+        "Task": Task,
+        "set_": object.__setattr__,
+    }
     exec("\n".join(lines), namespace)  # built from our own field names only
-    return namespace["copy_with"]
+    return cast(Callable[[Task, Mapping[str, Any]], Task], namespace["copy_with"])
 
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Task))

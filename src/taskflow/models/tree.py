@@ -21,7 +21,8 @@ class TaskTreeNode:
         self.children: list[TaskTreeNode] = []
 
     def __repr__(self) -> str:
-        return f"TaskTreeNode({self.task.key!r}, {self.task.status.value}, {len(self.children)} children)"
+        task = self.task
+        return f"TaskTreeNode({task.key!r}, {task.status.value}, {len(self.children)} children)"
 
     def add_child(self, child: TaskTreeNode) -> TaskTreeNode:
         """Append ``child`` and return it."""

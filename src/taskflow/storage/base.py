@@ -25,7 +25,9 @@ from taskflow.models import (
 )
 
 #: Fields a user may edit with `TaskRepository.update_task` (status goes through transitions).
-EDITABLE_FIELDS = frozenset({"name", "inputs", "params", "priority", "dependencies", "user_id", "progress"})
+EDITABLE_FIELDS = frozenset(
+    {"name", "inputs", "params", "priority", "dependencies", "user_id", "progress"}
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,13 +90,13 @@ class TaskRepository(abc.ABC):
     async def create_task(
         self,
         name: str,
+        *,
         user_id: str | None = None,
         inputs: Mapping[str, Any] | None = None,
         parent_id: str | None = None,
         dependencies: Iterable[Any] | None = None,
         priority: int = PRIORITY_DEFAULT,
         params: Mapping[str, Any] | None = None,
-        *,
         schemas: Mapping[str, Any] | None = None,
         executor: Any = _UNSET,
         key: str | None = None,
@@ -111,7 +113,9 @@ class TaskRepository(abc.ABC):
         """
         task_id = new_task_id()
         key = key or task_id
-        deps = parse_dependencies(list(dependencies) if dependencies is not None else None, task=key)
+        deps = parse_dependencies(
+            list(dependencies) if dependencies is not None else None, task=key
+        )
         parent = await self.require_task(parent_id) if parent_id is not None else None
         siblings = await self.get_tree_tasks(parent.tree_id) if parent else []
         by_key = {t.key: t.id for t in siblings}
@@ -133,7 +137,9 @@ class TaskRepository(abc.ABC):
             updated_at=now,
         )
         if key in by_key:
-            raise DefinitionError(f"the key {key!r} is already used in tree {task.tree_id!r}", task=key)
+            raise DefinitionError(
+                f"the key {key!r} is already used in tree {task.tree_id!r}", task=key
+            )
         check_tree([*siblings, task])
         await self.insert([task])
         return task
@@ -186,8 +192,14 @@ class TaskRepository(abc.ABC):
             raw = [status] if isinstance(status, str) else list(status)
             statuses = [TaskStatus(s) for s in raw]
         return await self.select(
-            TaskQuery(user_id=user_id, statuses=statuses, tree_id=tree_id, roots_only=roots_only,
-                      limit=limit, offset=offset)
+            TaskQuery(
+                user_id=user_id,
+                statuses=statuses,
+                tree_id=tree_id,
+                roots_only=roots_only,
+                limit=limit,
+                offset=offset,
+            )
         )
 
     async def update_task(self, task_id: str, **fields: Any) -> Task:
@@ -200,14 +212,21 @@ class TaskRepository(abc.ABC):
         status = fields.pop("status", None)
         unknown = set(fields) - EDITABLE_FIELDS
         if unknown:
-            raise DefinitionError(f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(sorted(EDITABLE_FIELDS))}", task=task.key)
+            raise DefinitionError(
+                f"cannot edit {', '.join(sorted(unknown))}; "
+                f"editable: {', '.join(sorted(EDITABLE_FIELDS))}",
+                task=task.key,
+            )
         if fields and task.status is TaskStatus.IN_PROGRESS:
             raise TaskConflict(task_id, "it is running; cancel it before editing")
         if "priority" in fields:
             check_priority(fields["priority"], task=task.key)
         if "dependencies" in fields:
             fields["dependencies"] = parse_dependencies(fields["dependencies"], task=task.key)
-            tree = [task.evolve(**fields) if t.id == task_id else t for t in await self.get_tree_tasks(task.tree_id)]
+            tree = [
+                task.evolve(**fields) if t.id == task_id else t
+                for t in await self.get_tree_tasks(task.tree_id)
+            ]
             check_tree(tree)
         if status is not None:
             return await self.transition(task_id, TaskStatus(status), **fields)
@@ -228,12 +247,16 @@ class TaskRepository(abc.ABC):
         task = await self.require_task(task_id)
         current = expected or task.status
         if expected is not None and task.status is not expected:
-            raise InvalidTransition(task_id, task.status.value, target.value, f"expected {expected.value!r}")
+            raise InvalidTransition(
+                task_id, task.status.value, target.value, f"expected {expected.value!r}"
+            )
         check_transition(task_id, current, target)
         values = {**fields, "status": target, "updated_at": utcnow()}
         if await self.apply([Change(task_id, current, values)]):
             latest = await self.require_task(task_id)
-            raise InvalidTransition(task_id, latest.status.value, target.value, "another writer changed it first")
+            raise InvalidTransition(
+                task_id, latest.status.value, target.value, "another writer changed it first"
+            )
         return task.evolve(**values)
 
     async def delete_task(self, task_id: str) -> None:
@@ -246,7 +269,9 @@ class TaskRepository(abc.ABC):
         tree = await self.get_tree_tasks(task.tree_id)
         children = [t.key for t in tree if t.parent_id == task_id]
         if children:
-            raise TaskConflict(task_id, f"it has children ({', '.join(children[:5])}); delete them first")
+            raise TaskConflict(
+                task_id, f"it has children ({', '.join(children[:5])}); delete them first"
+            )
         dependents = [t.key for t in tree if any(d.id == task_id for d in t.dependencies)]
         if dependents:
             raise TaskConflict(task_id, f"tasks depend on it ({', '.join(dependents[:5])})")

@@ -16,7 +16,9 @@ from typing import Any
 from taskflow.models import Dependency, Task
 
 JSON_FIELDS = frozenset({"inputs", "params", "dependencies", "result"})
-TIME_FIELDS = frozenset({"created_at", "updated_at", "started_at", "completed_at", "lease_expires_at"})
+TIME_FIELDS = frozenset(
+    {"created_at", "updated_at", "started_at", "completed_at", "lease_expires_at"}
+)
 TABLE = "taskflow_tasks"
 
 Encoder = Callable[[Any], Any]
@@ -81,9 +83,8 @@ class RowCodec:
                 self._encoders[name] = time_encoder
             else:
                 self._encoders[name] = _plain
-        self.insert_sql = (
-            f"INSERT INTO {TABLE} ({', '.join(self.columns)}) VALUES ({self._marks(len(self.columns))})"
-        )
+        names, marks = ", ".join(self.columns), self._marks(len(self.columns))
+        self.insert_sql = f"INSERT INTO {TABLE} ({names}) VALUES ({marks})"
         self._update_sql: dict[tuple[bool, tuple[str, ...]], str] = {}
 
     def _mark(self, index: int) -> str:
@@ -113,7 +114,9 @@ class RowCodec:
             sql = self._update_sql[key] = f"UPDATE {TABLE} SET {sets} WHERE {where}"
         return sql
 
-    def update_row(self, fields: tuple[str, ...], values: Mapping[str, Any], task_id: str, expected: Any) -> tuple[Any, ...]:
+    def update_row(
+        self, fields: tuple[str, ...], values: Mapping[str, Any], task_id: str, expected: Any
+    ) -> tuple[Any, ...]:
         """The parameters of `update_sql` for one change."""
         encoders = self._encoders
         row = [encoders[name](values[name]) for name in fields]

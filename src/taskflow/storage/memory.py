@@ -34,7 +34,9 @@ class MemoryRepository(TaskRepository):
         keys = {(t.tree_id, t.key) for t in self._tasks.values()}
         for task in tasks:
             if task.id in self._tasks or (task.tree_id, task.key) in keys:
-                raise DefinitionError(f"a task with id {task.id!r} or key {task.key!r} exists already")
+                raise DefinitionError(
+                    f"a task with id {task.id!r} or key {task.key!r} exists already"
+                )
             keys.add((task.tree_id, task.key))
         self._tasks.update((task.id, task) for task in tasks)
 

@@ -28,8 +28,12 @@ def _create_or_check(conn: Connection) -> None:
         return
     if revision is None:
         metadata.create_all(conn)
-        conn.execute(sa.text(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
-        conn.execute(sa.text(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (:v)"), {"v": HEAD_REVISION})
+        conn.execute(
+            sa.text(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+        )
+        conn.execute(
+            sa.text(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (:v)"), {"v": HEAD_REVISION}
+        )
         return
     raise StorageError(
         f"the database is at schema revision {revision!r}, this taskflow needs {HEAD_REVISION!r}: "
@@ -40,12 +44,15 @@ def _create_or_check(conn: Connection) -> None:
 async def ensure_schema(engine: AsyncEngine) -> None:
     """Create the schema at the newest revision on an empty database, or check its revision."""
     try:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(taskflow_write=True)
+        async with engine.connect() as plain:
+            conn = await plain.execution_options(taskflow_write=True)
             async with conn.begin():
                 await conn.run_sync(_create_or_check)
     except sa.exc.OperationalError as exc:
-        raise StorageError(f"cannot open the database {engine.url.render_as_string(hide_password=True)}: {exc.orig}") from exc
+        raise StorageError(
+            f"cannot open the database {engine.url.render_as_string(hide_password=True)}: "
+            f"{exc.orig}"
+        ) from exc
 
 
 def _alembic_config(conn: Connection):  # type: ignore[no-untyped-def]
@@ -65,8 +72,8 @@ def _upgrade(conn: Connection, revision: str) -> None:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
     """Apply migrations up to ``revision``; return the revision the database is then at."""
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(taskflow_write=True)
+    async with engine.connect() as plain:
+        conn = await plain.execution_options(taskflow_write=True)
         async with conn.begin():
             await conn.run_sync(_upgrade, revision)
             return await conn.run_sync(current_revision)

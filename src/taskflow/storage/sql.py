@@ -38,7 +38,9 @@ _SELECTED = tuple(tasks.c[name] for name in _COLUMNS)
 def _row_to_task(row: Sequence[Any]) -> Task:
     values = dict(zip(_COLUMNS, row, strict=True))
     values["status"] = TaskStatus(values["status"])
-    values["dependencies"] = tuple(Dependency(d["id"], d["required"]) for d in values["dependencies"])
+    values["dependencies"] = tuple(
+        Dependency(d["id"], d["required"]) for d in values["dependencies"]
+    )
     return Task(**values)
 
 
@@ -66,8 +68,12 @@ def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:
     try:
         return create_async_engine(url, **options)
     except ModuleNotFoundError as exc:
-        hint = "; install it with: pip install 'taskflow[postgres]'" if "asyncpg" in str(exc) else ""
-        raise ConfigurationError(f"the driver for {url.split(':', 1)[0]} is not installed ({exc}){hint}") from exc
+        hint = (
+            "; install it with: pip install 'taskflow[postgres]'" if "asyncpg" in str(exc) else ""
+        )
+        raise ConfigurationError(
+            f"the driver for {url.split(':', 1)[0]} is not installed ({exc}){hint}"
+        ) from exc
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
         raise ConfigurationError(f"invalid database URL {url!r}: {exc}") from exc
 
@@ -143,17 +149,18 @@ class SqlRepository(TaskRepository):
     async def select(self, query: TaskQuery) -> list[Task]:
         """The matching tasks in tree order (trees newest first when listing across trees)."""
         stmt = sa.select(*_SELECTED)
-        criteria = (
-            (query.ids is not None, lambda: tasks.c.id.in_(list(query.ids or ()))),
-            (query.tree_id is not None, lambda: tasks.c.tree_id == query.tree_id),
-            (query.parent_id is not None, lambda: tasks.c.parent_id == query.parent_id),
-            (query.user_id is not None, lambda: tasks.c.user_id == query.user_id),
-            (query.statuses is not None, lambda: tasks.c.status.in_([s.value for s in query.statuses or ()])),
-            (query.roots_only, lambda: tasks.c.parent_id.is_(None)),
-        )
-        for wanted, criterion in criteria:
-            if wanted:
-                stmt = stmt.where(criterion())
+        if query.ids is not None:
+            stmt = stmt.where(tasks.c.id.in_(list(query.ids)))
+        if query.tree_id is not None:
+            stmt = stmt.where(tasks.c.tree_id == query.tree_id)
+        if query.parent_id is not None:
+            stmt = stmt.where(tasks.c.parent_id == query.parent_id)
+        if query.user_id is not None:
+            stmt = stmt.where(tasks.c.user_id == query.user_id)
+        if query.statuses is not None:
+            stmt = stmt.where(tasks.c.status.in_([s.value for s in query.statuses]))
+        if query.roots_only:
+            stmt = stmt.where(tasks.c.parent_id.is_(None))
         if query.tree_id is None and query.parent_id is None:
             stmt = stmt.order_by(tasks.c.created_at.desc(), tasks.c.tree_id, tasks.c.position)
         else:
@@ -169,14 +176,17 @@ class SqlRepository(TaskRepository):
             return []
         groups: dict[tuple[bool, tuple[str, ...]], list[Change]] = {}
         for change in changes:
-            groups.setdefault((change.expected is not None, tuple(sorted(change.values))), []).append(change)
+            groups.setdefault(
+                (change.expected is not None, tuple(sorted(change.values))), []
+            ).append(change)
         codec = self._codec
         statements = []
         for (checked, fields), group in groups.items():
             rows = [codec.update_row(fields, c.values, c.task_id, c.expected) for c in group]
             targets = (
-                {c.task_id: status_text(c.values.get("status", c.expected)) for c in group}  # type: ignore[arg-type]
-                if checked else None
+                {c.task_id: status_text(c.values.get("status", c.expected)) for c in group}
+                if checked
+                else None
             )
             statements.append(Statement(codec.update_sql(fields, checked), rows, targets=targets))
         return await self._write(statements)
@@ -187,5 +197,11 @@ class SqlRepository(TaskRepository):
         existing = await self.select(TaskQuery(ids=ids))
         if existing:
             mark = "?" if self._codec.dialect == "sqlite" else "$1"
-            await self._write([Statement(f"DELETE FROM taskflow_tasks WHERE id = {mark}", [(t.id,) for t in existing])])
+            await self._write(
+                [
+                    Statement(
+                        f"DELETE FROM taskflow_tasks WHERE id = {mark}", [(t.id,) for t in existing]
+                    )
+                ]
+            )
         return len(existing)

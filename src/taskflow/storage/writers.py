@@ -17,7 +17,7 @@ import asyncio
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,7 +33,9 @@ class Statement:
 
     __slots__ = ("checked", "rows", "sql", "targets")
 
-    def __init__(self, sql: str, rows: list[tuple[Any, ...]], *, targets: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, sql: str, rows: list[tuple[Any, ...]], *, targets: dict[str, str] | None = None
+    ) -> None:
         self.sql = sql
         self.rows = rows
         self.targets = targets  # task id -> the status it must have afterwards; None: unchecked
@@ -66,13 +68,19 @@ class SqliteFileWriter(Writer):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taskflow-sqlite-writer")
+        self._thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="taskflow-sqlite-writer"
+        )
         self._conn: sqlite3.Connection | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+                check_same_thread=False,
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._conn = conn
@@ -114,7 +122,9 @@ class SqliteFileWriter(Writer):
         """Close the connection on its own thread, then stop the thread."""
         await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
         self._thread.shutdown(wait=True)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taskflow-sqlite-writer")
+        self._thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="taskflow-sqlite-writer"
+        )
 
 
 class EngineWriter(Writer):
@@ -128,8 +138,8 @@ class EngineWriter(Writer):
     async def write(self, statements: Sequence[Statement]) -> list[str]:
         """One transaction on a pooled connection."""
         try:
-            async with self.engine.connect() as conn:
-                conn = await conn.execution_options(taskflow_write=True)
+            async with self.engine.connect() as plain:
+                conn = await plain.execution_options(taskflow_write=True)
                 async with conn.begin():
                     conflicts: list[str] = []
                     for statement in statements:
@@ -139,8 +149,10 @@ class EngineWriter(Writer):
                         if self._sane_rowcount and result.rowcount == len(statement.rows):
                             continue
                         ids = list(statement.targets)
-                        rows = await conn.exec_driver_sql(_conflict_sql(self.dialect, len(ids)), tuple(ids))
-                        found = {row[0]: row[1] for row in rows}
+                        rows = await conn.exec_driver_sql(
+                            _conflict_sql(self.dialect, len(ids)), tuple(ids)
+                        )
+                        found = {str(task_id): str(status) for task_id, status in cast(Any, rows)}
                         conflicts.extend(_conflicts(found, statement.targets))
                     return conflicts
         except sa.exc.IntegrityError as exc:

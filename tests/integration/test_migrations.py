@@ -1,0 +1,63 @@
+"""Migrations and models agree; fresh databases start at the head revision."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from taskflow import StorageError, create_session
+from taskflow.runtime import normalise_url
+from taskflow.storage.migrate import MIGRATIONS, VERSION_TABLE, current_revision
+from taskflow.storage.schema import HEAD_REVISION, metadata
+from taskflow.storage.sql import SqlRepository
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
+def _differences(conn: sa.Connection) -> list[object]:
+    context = MigrationContext.configure(
+        conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
+    )
+    return list(compare_metadata(context, metadata))
+
+
+async def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
+    repo = create_session(database_url)
+    assert isinstance(repo, SqlRepository)
+    assert await repo.upgrade() == HEAD_REVISION
+    async with repo.engine.connect() as conn:
+        assert await conn.run_sync(_differences) == []
+    await repo.close()
+
+
+async def test_fresh_database_is_created_at_head_and_matches_migrations(database_url: str) -> None:
+    repo = create_session(database_url)
+    assert isinstance(repo, SqlRepository)
+    await repo.list_tasks()  # first use creates the schema
+    async with repo.engine.connect() as conn:
+        assert await conn.run_sync(current_revision) == HEAD_REVISION
+        assert await conn.run_sync(_differences) == []
+    await repo.close()
+
+
+async def test_database_at_an_unknown_revision_is_refused(database_url: str) -> None:
+    engine = sa.ext.asyncio.create_async_engine(normalise_url(database_url))
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL)")
+        )
+        await conn.execute(sa.text(f"INSERT INTO {VERSION_TABLE} VALUES ('0000_older')"))
+    await engine.dispose()
+    repo = create_session(database_url)
+    with pytest.raises(StorageError, match=r"revision '0000_older'.*taskflow db upgrade"):
+        await repo.list_tasks()
+    await repo.close()
