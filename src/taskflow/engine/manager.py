@@ -86,8 +86,9 @@ class TaskManager:
         """
         return await self._run(await self._load_tree(tree))
 
-    async def _run(self, tasks: list[Task]) -> TaskTreeNode:
-        check_tree(tasks, executors=self.registry.ids())
+    async def _run(self, tasks: list[Task], *, checked: bool = False) -> TaskTreeNode:
+        if not checked:
+            check_tree(tasks, executors=self.registry.ids())
         graph = RunGraph(tasks)
         run = TreeRun(
             graph,
@@ -111,7 +112,7 @@ class TaskManager:
         tasks = build_tree(definition, user_id=user_id)
         check_tree(tasks, executors=self.registry.ids())
         await self.task_repository.insert(tasks)
-        return await self._run(tasks)
+        return await self._run(tasks, checked=True)
 
     async def close(self) -> None:
         """Stop the backend's runs and close the repository."""

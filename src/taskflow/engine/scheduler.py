@@ -68,31 +68,50 @@ class TreeRun:
         self._wakeup = asyncio.Event()
         self._changes: dict[str, Change] = {}
         self._events: list[TaskEvent] = []
+        self._claimed: list[Node] = []
+        self._write: asyncio.Task[list[str]] | None = None
+        self._write_batch: tuple[list[TaskEvent], list[Node]] = ([], [])
         self._now = utcnow()
 
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run until every task of the tree is terminal."""
+        """Run until every task of the tree is terminal.
+
+        Writes are pipelined: while one batch commits, outcomes keep being processed into
+        the next. A claimed task is handed to the backend, and an event published, only once
+        the batch holding it has committed.
+        """
         self._examine(self.graph)
-        while True:
-            claimed = self._claim()
-            await self._flush()
-            self._submit([node for node in claimed if node.task.id in self.running])
-            if not (self.running or self._ready or self._changes or self._foreign):
-                break
-            await self._wait()
-        self._sweep()
-        await self._flush()
+        try:
+            while True:
+                self._claimed.extend(self._claim())
+                if self._write is None and self._changes:
+                    self._begin_write()
+                if not (
+                    self.running or self._ready or self._changes or self._write or self._foreign
+                ):
+                    break
+                await self._wait()
+            self._sweep()
+            if self._changes:
+                self._begin_write()
+                await self._end_write()
+        finally:
+            if self._write is not None and not self._write.done():
+                self._write.cancel()
 
     async def _wait(self) -> None:
-        if not self._outcomes and not self._changes:
+        write_done = self._write is not None and self._write.done()
+        if not self._outcomes and not write_done:
             self._wakeup.clear()
-            timeout = self.settings.poll_seconds if self._foreign else None
+            timeout = self.settings.poll_seconds if self._foreign and self._write is None else None
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
             except TimeoutError:
                 await self._poll_foreign()
+        if self._write is not None and self._write.done():
+            await self._end_write()
         self._now = utcnow()
         while self._outcomes:
             run, outcome = self._outcomes.popleft()
@@ -302,15 +321,23 @@ class TreeRun:
                 TaskEvent(_EVENT_OF[target], task.id, task.tree_id, {"key": task.key}, self._now)
             )
 
-    async def _flush(self) -> None:
-        """Write the turn's changes in one transaction, then publish their events."""
-        if not self._changes:
-            return
+    def _begin_write(self) -> None:
+        """Start committing the accumulated changes; the loop goes on meanwhile."""
         changes, self._changes = list(self._changes.values()), {}
-        events, self._events = self._events, []
-        conflicts = await self.repository.apply(changes)
+        self._write_batch = (self._events, self._claimed)
+        self._events, self._claimed = [], []
+        self._write = asyncio.ensure_future(self.repository.apply(changes))
+        self._write.add_done_callback(lambda _: self._wakeup.set())
+
+    async def _end_write(self) -> None:
+        """The batch committed: adopt conflicts, start its claimed tasks, publish its events."""
+        assert self._write is not None
+        write, self._write = self._write, None
+        events, claimed = self._write_batch
+        conflicts = await write  # a storage error propagates: the tree stops here
         if conflicts:
             await self._reconcile(conflicts)
+        self._submit([node for node in claimed if node.task.id in self.running])
         for event in events:
             if event.task_id not in conflicts:
                 self.bus.publish(event)

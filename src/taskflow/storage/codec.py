@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from taskflow.models import Dependency, Task
+from taskflow.models import Dependency, Task, TaskStatus
 
 JSON_FIELDS = frozenset({"inputs", "params", "dependencies", "result"})
 TIME_FIELDS = frozenset(
@@ -39,31 +39,47 @@ def _dependencies(value: Sequence[Dependency | Mapping[str, Any]]) -> str:
 
 
 class _SqliteTime:
-    """UTC datetimes as SQLAlchemy's SQLite text format; a batch shares one timestamp, so
-    the last conversion is remembered."""
+    """UTC datetimes in SQLAlchemy's SQLite text format.
 
-    __slots__ = ("_last_in", "_last_out")
+    A batch shares a few timestamps (now, the lease expiry), so recent conversions are kept.
+    """
+
+    __slots__ = ("_recent",)
+    RECENT = 16
 
     def __init__(self) -> None:
-        self._last_in: datetime | None = None
-        self._last_out: str | None = None
+        self._recent: dict[datetime, str] = {}
 
     def __call__(self, value: datetime | None) -> str | None:
         if value is None:
             return None
-        if value is self._last_in:
-            return self._last_out
-        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-        self._last_in, self._last_out = value, utc.replace(tzinfo=None).isoformat(" ")
-        return self._last_out
+        text = self._recent.get(value)
+        if text is None:
+            utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+            text = utc.replace(tzinfo=None).isoformat(" ")
+            if len(self._recent) >= self.RECENT:
+                self._recent.clear()
+            self._recent[value] = text
+        return text
 
 
-def _plain(value: Any) -> Any:
-    return value.value if hasattr(value, "value") else value  # enums (TaskStatus) as their text
+def _status(value: Any) -> str:
+    return str.__str__(value) if isinstance(value, TaskStatus) else str(value)
 
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def _compile(
+    name: str, expressions: Sequence[str], arguments: str, encoders: Mapping[str, Encoder]
+) -> Any:
+    """A function returning the tuple of ``expressions``: one call per row, no loop per column."""
+    body = ", ".join(expressions)
+    source = f"def {name}({arguments}):\n    return ({body},)\n"
+    namespace: dict[str, Any] = {f"encode_{field}": encoder for field, encoder in encoders.items()}
+    exec(source, namespace)  # built only from our own column names
+    return namespace[name]
 
 
 class RowCodec:
@@ -77,12 +93,23 @@ class RowCodec:
         for name in self.columns:
             if name == "dependencies":
                 self._encoders[name] = _dependencies
+            elif name == "status":
+                self._encoders[name] = _status
             elif name in JSON_FIELDS:
                 self._encoders[name] = _json
             elif name in TIME_FIELDS:
                 self._encoders[name] = time_encoder
             else:
-                self._encoders[name] = _plain
+                self._encoders[name] = _identity
+        self._plain = frozenset(n for n, e in self._encoders.items() if e is _identity)
+        values = [f"task.{n}" if hasattr(Task, n) else "None" for n in self.columns]
+        self.insert_row: Callable[[Task], tuple[Any, ...]] = _compile(
+            "insert_row",
+            [self._expression(n, v) for n, v in zip(self.columns, values, strict=True)],
+            "task",
+            self._encoders,
+        )
+        self._update_rows: dict[tuple[tuple[str, ...], bool], Any] = {}
         names, marks = ", ".join(self.columns), self._marks(len(self.columns))
         self.insert_sql = f"INSERT INTO {TABLE} ({names}) VALUES ({marks})"
         self._update_sql: dict[tuple[bool, tuple[str, ...]], str] = {}
@@ -93,14 +120,12 @@ class RowCodec:
     def _marks(self, count: int) -> str:
         return ", ".join(self._mark(i + 1) for i in range(count))
 
+    def _expression(self, name: str, value: str) -> str:
+        return value if name in self._plain else f"encode_{name}({value})"
+
     def encode(self, name: str, value: Any) -> Any:
         """``value`` of field ``name`` as the driver takes it."""
         return self._encoders[name](value)
-
-    def insert_row(self, task: Task) -> tuple[Any, ...]:
-        """The parameters of `insert_sql` for ``task``."""
-        encoders = self._encoders
-        return tuple(encoders[name](getattr(task, name, None)) for name in self.columns)
 
     def update_sql(self, fields: tuple[str, ...], checked: bool) -> str:
         """``UPDATE ... SET fields WHERE id = ? [AND status = ?]``, cached per shape."""
@@ -115,12 +140,21 @@ class RowCodec:
         return sql
 
     def update_row(
-        self, fields: tuple[str, ...], values: Mapping[str, Any], task_id: str, expected: Any
+        self,
+        fields: tuple[str, ...],
+        values: Mapping[str, Any],
+        task_id: str,
+        expected: TaskStatus | None,
     ) -> tuple[Any, ...]:
         """The parameters of `update_sql` for one change."""
-        encoders = self._encoders
-        row = [encoders[name](values[name]) for name in fields]
-        row.append(task_id)
-        if expected is not None:
-            row.append(_plain(expected))
-        return tuple(row)
+        checked = expected is not None
+        encode = self._update_rows.get((fields, checked))
+        if encode is None:
+            expressions = [self._expression(name, f"values[{name!r}]") for name in fields]
+            expressions.append("task_id")
+            if checked:
+                expressions.append("encode_status(expected)")
+            encode = self._update_rows[(fields, checked)] = _compile(
+                "update_row", expressions, "values, task_id, expected", self._encoders
+            )
+        return encode(values, task_id, expected)  # type: ignore[no-any-return]
