@@ -288,12 +288,27 @@ def check_tree(tasks: Sequence[Task], *, executors: Collection[str] | None = Non
         _check_references(task, by_id, by_key)
 
 
-def _check_acyclic(tasks: Sequence[Task], by_id: Mapping[str, Task]) -> None:
-    waiting = {task.id: len(task.dependencies) for task in tasks}
-    dependents: dict[str, list[str]] = {}
+def _waits_for(tasks: Sequence[Task], by_id: Mapping[str, Task]) -> dict[str, list[str]]:
+    """What each task waits for: its dependencies, and for a group also its children.
+
+    A group finishes only when its children have, so a task that depends on a group
+    containing it would wait for itself.
+    """
+    waits = {task.id: [d.id for d in task.dependencies] for task in tasks}
     for task in tasks:
-        for dep in task.dependencies:
-            dependents.setdefault(dep.id, []).append(task.id)
+        parent = by_id.get(task.parent_id) if task.parent_id else None
+        if parent is not None and parent.executor is None:
+            waits[parent.id].append(task.id)
+    return waits
+
+
+def _check_acyclic(tasks: Sequence[Task], by_id: Mapping[str, Task]) -> None:
+    waits = _waits_for(tasks, by_id)
+    waiting = {task_id: len(upstream) for task_id, upstream in waits.items()}
+    dependents: dict[str, list[str]] = {}
+    for task_id, upstream in waits.items():
+        for other in upstream:
+            dependents.setdefault(other, []).append(task_id)
     ready = [task_id for task_id, n in waiting.items() if n == 0]
     while ready:
         done = ready.pop()
@@ -303,16 +318,18 @@ def _check_acyclic(tasks: Sequence[Task], by_id: Mapping[str, Task]) -> None:
                 ready.append(follower)
     stuck = {task_id for task_id, n in waiting.items() if n > 0}
     if stuck:
-        raise DependencyCycle(_find_cycle(stuck, by_id))
+        raise DependencyCycle(_find_cycle(stuck, by_id, waits))
 
 
-def _find_cycle(stuck: set[str], by_id: Mapping[str, Task]) -> list[str]:
-    """Walk dependencies inside the stuck set until a task repeats; return that loop's keys."""
+def _find_cycle(
+    stuck: set[str], by_id: Mapping[str, Task], waits: Mapping[str, list[str]]
+) -> list[str]:
+    """Walk what tasks wait for inside the stuck set until one repeats; return that loop."""
     current = min(stuck, key=lambda task_id: by_id[task_id].position)
     seen: list[str] = []
     while current not in seen:
         seen.append(current)
-        current = next(d.id for d in by_id[current].dependencies if d.id in stuck)
+        current = next(other for other in waits[current] if other in stuck)
     loop = [*seen[seen.index(current) :], current]
     return [by_id[task_id].key for task_id in reversed(loop)]
 

@@ -46,6 +46,11 @@ def _collect(value: Any, keys: set[str]) -> None:
             _collect(item, keys)
 
 
+def needs_resolution(value: Any) -> bool:
+    """Whether ``value`` holds a reference or an escaped ``$${`` (both need `resolve`)."""
+    return bool(_strings(value))
+
+
 def check_syntax(expression: str) -> str | None:
     """Return a problem with one reference expression (``KEY.field...``), or ``None``."""
     parts = expression.split(".")
@@ -84,7 +89,7 @@ def resolve(value: Any, lookup: Lookup) -> Any:
     ``lookup(key)`` returns ``{"result": ..., "status": ..., "error": ...}`` of an upstream task.
     """
     if isinstance(value, str):
-        return _resolve_string(value, lookup) if "${" in value else value
+        return _resolve_string(value, lookup) if "${" in value else value  # also unescapes $${
     if isinstance(value, Mapping):
         return {k: resolve(v, lookup) for k, v in value.items()}
     if isinstance(value, list | tuple):

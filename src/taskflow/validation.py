@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jsonschema
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
 from taskflow.exceptions import InputValidationError
 
 
-def _properties_with_defaults(
-    validator: Any, properties: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]
-) -> Iterator[ValidationError]:
-    if validator.is_type(instance, "object"):
-        for name, subschema in properties.items():
-            if isinstance(subschema, Mapping) and "default" in subschema and name not in instance:
-                instance[name] = copy_json(subschema["default"])
-    yield from Draft202012Validator.VALIDATORS["properties"](
-        validator, properties, instance, schema
-    )
+def fill_defaults(schema: Mapping[str, Any], instance: Any) -> None:
+    """Set every missing property that has a ``default``, in nested objects too (in place).
 
-
-_FillingValidator: Any = validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator, {"properties": _properties_with_defaults}
-)
+    This runs before validation, so a default satisfies ``required`` whatever the key order of
+    the schema.
+    """
+    if not isinstance(instance, dict) or not isinstance(schema, Mapping):
+        return
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return
+    for name, subschema in properties.items():
+        if not isinstance(subschema, Mapping):
+            continue
+        if name not in instance and "default" in subschema:
+            instance[name] = copy_json(subschema["default"])
+        if name in instance:
+            fill_defaults(subschema, instance[name])
 
 
 def copy_json(value: Any) -> Any:
@@ -61,7 +64,7 @@ class InputValidator:
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self.schema = schema
-        self._validator = _FillingValidator(schema)
+        self._validator = Draft202012Validator(schema)
         # The common schema-less executor: skip the validator's machinery entirely.
         self._trivial = schema.get("type", "object") == "object" and set(schema) <= _ANNOTATIONS
 
@@ -70,6 +73,7 @@ class InputValidator:
         instance: dict[str, Any] = copy_json(dict(inputs))
         if self._trivial:
             return instance
+        fill_defaults(self.schema, instance)
         error = best_match(self._validator.iter_errors(instance))
         if error is None:
             return instance

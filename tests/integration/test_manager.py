@@ -364,3 +364,40 @@ async def test_every_task_ends_terminal_in_a_wide_random_tree(manager: TaskManag
             assert task.status is S.CANCELLED and task.error_type == "DependencyFailed"
         else:
             assert task.status is (S.FAILED if spec["inputs"]["fail"] else S.COMPLETED)
+
+
+async def test_escaped_reference_is_unescaped_even_without_real_references(
+    manager: TaskManager,
+) -> None:
+    tree = await manager.run_tree(
+        {"key": "r", "children": [rec("a", inputs={"value": "cost: $${x.result}"})]}
+    )
+    assert tree.find("a").task.result["value"] == "cost: ${x.result}"  # type: ignore[union-attr]
+
+
+async def test_the_context_attempt_is_the_tasks_attempt(manager: TaskManager) -> None:
+    class Attempt(BaseTask):
+        id = "test.attempt"
+
+        async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+            return {"attempt": self.context.attempt}
+
+    with registered(Attempt):
+        tree = await manager.run_tree(
+            {"key": "r", "children": [{"key": "a", "executor": "test.attempt"}]}
+        )
+    task = tree.find("a").task  # type: ignore[union-attr]
+    assert (task.attempt, task.result) == (1, {"attempt": 1})
+
+
+async def test_the_concurrency_limit_is_shared_by_every_tree_of_a_manager(
+    make_manager: Any,
+) -> None:
+    manager = make_manager(concurrency=3)
+    trees = [
+        {"key": f"tree{n}", "children": [rec(f"t{i}", inputs={"seconds": 0.05}) for i in range(4)]}
+        for n in range(3)
+    ]
+    results = await asyncio.gather(*(manager.run_tree(tree) for tree in trees))
+    assert all(tree.calculate_status() is S.COMPLETED for tree in results)
+    assert JOURNAL.peak == 3

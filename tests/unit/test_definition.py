@@ -212,3 +212,25 @@ def test_bad_references(value: str, message: str) -> None:
     )
     with pytest.raises(InvalidReference, match=message):
         check_tree(tasks)
+
+
+def test_depending_on_a_group_that_contains_you_is_a_cycle() -> None:
+    tasks = build_tree(
+        {"key": "stage", "children": [{"key": "a", "executor": "noop", "dependencies": ["stage"]}]}
+    )
+    with pytest.raises(DependencyCycle, match=r"stage -> a -> stage|a -> stage -> a"):
+        check_tree(tasks)
+
+
+def test_depending_on_a_parent_with_an_executor_or_a_sibling_group_is_fine() -> None:
+    tasks = build_tree(
+        {
+            "key": "p",
+            "executor": "noop",
+            "children": [
+                {"key": "a", "executor": "noop", "dependencies": ["p", "g"]},
+                {"key": "g", "children": [{"key": "b", "executor": "noop"}]},
+            ],
+        }
+    )
+    check_tree(tasks)

@@ -58,3 +58,12 @@ def test_violations_name_the_field_path_and_rule(
 
 def test_annotation_only_schema_accepts_any_object() -> None:
     assert InputValidator({"type": "object", "description": "x"}).validate({"a": [1]}) == {"a": [1]}
+
+
+def test_a_default_satisfies_required_whatever_the_key_order() -> None:
+    prop = {"f": {"type": "string", "default": "d"}}
+    for schema in (
+        {"type": "object", "properties": prop, "required": ["f"]},
+        {"required": ["f"], "type": "object", "properties": prop},
+    ):
+        assert InputValidator(schema).validate({}) == {"f": "d"}

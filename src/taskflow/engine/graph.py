@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from taskflow.models import Task, TaskStatus
-from taskflow.references import referenced_keys
+from taskflow.references import needs_resolution
 
 _COMPLETED = TaskStatus.COMPLETED
 _PENDING = TaskStatus.PENDING
@@ -41,8 +41,8 @@ class Node:
         self.waiting = 0  # dependencies not yet terminal
         self.unfinished_children = 0
         self.failed_requirement: Node | None = None
-        self.opened = False  # a group whose dependencies are done
-        self.has_references = bool(task.inputs) and bool(referenced_keys(task.inputs))
+        self.has_references = bool(task.inputs) and needs_resolution(task.inputs)
+        self.opened = task.executor is None and task.status is TaskStatus.IN_PROGRESS
 
     def __repr__(self) -> str:
         return f"Node({self.task.key!r}, {self.task.status.value})"

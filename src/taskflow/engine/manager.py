@@ -9,6 +9,7 @@ from typing import Any
 
 from taskflow.backends import ExecutionBackend, LocalBackend
 from taskflow.definition import build_tree, check_tree
+from taskflow.engine.capacity import Capacity
 from taskflow.engine.graph import RunGraph
 from taskflow.engine.scheduler import TreeRun
 from taskflow.engine.settings import EngineSettings
@@ -54,6 +55,7 @@ class TaskManager:
         self.backend = backend or LocalBackend()
         self.events = events or EventBus()
         self.owner = f"manager-{uuid.uuid4().hex[:12]}"
+        self.capacity = Capacity(self.settings, self.registry)
 
     async def create_tree(
         self,
@@ -96,6 +98,7 @@ class TaskManager:
             registry=self.registry,
             backend=self.backend,
             settings=self.settings,
+            capacity=self.capacity,
             bus=self.events,
             owner=self.owner,
         )

@@ -1,9 +1,11 @@
 """`TreeRun`: drives one tree from its ready tasks to every task terminal.
 
-One loop, one transaction per turn: the turn's finished tasks, the cancellations they cause
-and the claims on the next ready tasks are written together, then (and only then) the claimed
-tasks are handed to the backend and the events are published. Readiness is worked out in
-memory by `RunGraph`; the database is written, never polled, on the hot path.
+One loop; one transaction per batch: the finished tasks, the cancellations they cause and the
+claims on the next ready tasks are written together, then (and only then) the claimed tasks are
+handed to the backend and the events are published. While a batch commits, the loop goes on
+processing outcomes into the next one. Readiness is worked out in memory by `RunGraph`; the
+database is written, never polled, on the hot path. Slots come from the manager's `Capacity`,
+shared by all the trees it runs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from taskflow.backends import ExecutionBackend, TaskRun
+from taskflow.engine.capacity import Capacity
 from taskflow.engine.graph import Node, RunGraph, rolled_up
 from taskflow.engine.settings import EngineSettings
 from taskflow.events import EventBus, EventType, TaskEvent
@@ -48,6 +51,7 @@ class TreeRun:
         registry: ExecutorRegistry,
         backend: ExecutionBackend,
         settings: EngineSettings,
+        capacity: Capacity,
         bus: EventBus,
         owner: str,
     ) -> None:
@@ -56,14 +60,16 @@ class TreeRun:
         self.registry = registry
         self.backend = backend
         self.settings = settings
+        self.capacity = capacity
         self.bus = bus
         self.owner = owner
         self._ready: list[tuple[int, int, Node]] = []
         self._blocked: dict[str, list[tuple[int, int, Node]]] = collections.defaultdict(list)
         self._order = itertools.count()
         self.running: dict[str, tuple[Node, ExecutionContext]] = {}
-        self._per_executor: collections.Counter[str] = collections.Counter()
-        self._foreign: set[str] = set()
+        self._foreign: set[str] = {
+            n.task.id for n in graph if n.task.status is TaskStatus.IN_PROGRESS and not n.is_group
+        }  # started by another manager: watched until they finish
         self._outcomes: collections.deque[tuple[TaskRun, Outcome]] = collections.deque()
         self._wakeup = asyncio.Event()
         self._changes: dict[str, Change] = {}
@@ -83,6 +89,7 @@ class TreeRun:
         the batch holding it has committed.
         """
         self._examine(self.graph)
+        unwatch = self.capacity.watch(self._on_capacity)
         try:
             while True:
                 self._claimed.extend(self._claim())
@@ -98,6 +105,7 @@ class TreeRun:
                 self._begin_write()
                 await self._end_write()
         finally:
+            unwatch()
             if self._write is not None and not self._write.done():
                 self._write.cancel()
 
@@ -116,6 +124,12 @@ class TreeRun:
         while self._outcomes:
             run, outcome = self._outcomes.popleft()
             self._finish_run(run, outcome)
+
+    def _on_capacity(self, executor_id: str) -> None:
+        blocked = self._blocked.get(executor_id)
+        if blocked:
+            heapq.heappush(self._ready, heapq.heappop(blocked))
+        self._wakeup.set()
 
     def _on_done(self, run: TaskRun, outcome: Outcome) -> None:
         self._outcomes.append((run, outcome))
@@ -195,6 +209,7 @@ class TreeRun:
         if entry is None or entry[1].cancel_requested is None or entry[1].cancel_requested.is_set():
             return
         logger.info("cancelling %s: %s", node.task.key, reason)
+        entry[1].cancel_reason = reason
         entry[1].cancel_requested.set()
         asyncio.get_running_loop().call_later(
             self.settings.cancel_grace_seconds, self.backend.cancel, node.task.id
@@ -202,33 +217,22 @@ class TreeRun:
 
     # -- claiming and submitting ----------------------------------------------------------------
 
-    def _limit(self, executor_id: str) -> int | None:
-        info = self.registry.get(executor_id)
-        limits = [
-            n
-            for n in (self.settings.executor_limits.get(executor_id), info and info.max_concurrency)
-            if n
-        ]
-        return min(limits) if limits else None
-
     def _claim(self) -> list[Node]:
         claimed: list[Node] = []
         lease = {
             "lease_owner": self.owner,
             "lease_expires_at": self._now + timedelta(seconds=self.settings.lease_seconds),
         }
-        while self._ready and len(self.running) < self.settings.concurrency:
+        while self._ready and self.capacity.has_room:
             entry = heapq.heappop(self._ready)
             node = entry[2]
             if not self.graph.startable(node):
                 continue  # cancelled while it waited
             executor_id = node.task.executor
             assert executor_id is not None
-            limit = self._limit(executor_id)
-            if limit is not None and self._per_executor[executor_id] >= limit:
+            if not self.capacity.try_acquire(executor_id):
                 heapq.heappush(self._blocked[executor_id], entry)
                 continue
-            self._per_executor[executor_id] += 1
             self._transition(
                 node,
                 TaskStatus.IN_PROGRESS,
@@ -247,7 +251,7 @@ class TreeRun:
             tree_id=task.tree_id,
             key=task.key,
             user_id=task.user_id,
-            attempt=task.attempt + 1,
+            attempt=task.attempt,
             dependency_results=self.graph.dependency_results(node),
             cancel_requested=asyncio.Event(),
         )
@@ -272,16 +276,12 @@ class TreeRun:
         if entry is None:
             return
         node, context = entry
-        executor_id = node.task.executor or ""
-        self._per_executor[executor_id] -= 1
-        blocked = self._blocked.get(executor_id)
-        if blocked:
-            heapq.heappush(self._ready, heapq.heappop(blocked))
+        self.capacity.release(node.task.executor or "")
         status, error, error_type = outcome.status, outcome.error, outcome.error_type
         if context.is_cancelled and status is not TaskStatus.FAILED:
             status, error, error_type = (
                 TaskStatus.CANCELLED,
-                error or "cancelled",
+                context.cancel_reason or error or "cancelled",
                 error_type or "Cancelled",
             )
         self._transition(
@@ -351,7 +351,7 @@ class TreeRun:
             node = self.graph.nodes[task.id]
             was_claimed = self.running.pop(task.id, None) is not None
             if was_claimed:
-                self._per_executor[task.executor or ""] -= 1
+                self.capacity.release(task.executor or "")
             node.task = task
             if task.status is TaskStatus.IN_PROGRESS:
                 self._foreign.add(task.id)
@@ -371,7 +371,7 @@ class TreeRun:
                 dependent.failed_requirement = node
                 if dependent.task.id in self.running:
                     self.running.pop(dependent.task.id)
-                    self._per_executor[dependent.task.executor or ""] -= 1
+                    self.capacity.release(dependent.task.executor or "")
                     self._transition(
                         dependent,
                         TaskStatus.CANCELLED,

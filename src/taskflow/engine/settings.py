@@ -13,8 +13,9 @@ class EngineSettings:
     """How a `TaskManager` schedules.
 
     Attributes:
-        concurrency: At most this many tasks run at once, per manager.
-        executor_limits: Per-executor caps, by executor id (an executor's own
+        concurrency: At most this many tasks run at once in one manager, across all the
+            trees it runs.
+        executor_limits: Per-executor caps in one manager, by executor id (an executor's own
             ``max_concurrency`` applies too; the smaller wins).
         lease_seconds: How long a claim on a running task lasts without renewal.
         cancel_grace_seconds: How long a cancelled executor may take to stop by itself

@@ -13,7 +13,7 @@ ANY_OBJECT: Mapping[str, Any] = {"type": "object"}
 
 
 def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 class ExecutableTask(abc.ABC):

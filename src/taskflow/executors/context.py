@@ -37,6 +37,7 @@ class ExecutionContext:
     attempt: int = 1
     dependency_results: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     cancel_requested: asyncio.Event | None = None
+    cancel_reason: str | None = None
 
     @property
     def is_cancelled(self) -> bool:

@@ -115,7 +115,8 @@ class Task:
         params: Free-form settings kept with the task (not passed to the executor).
         dependencies: Edges to tasks of the same tree that must finish first.
         priority: 0 (urgent) to 3 (low); ready tasks run in priority order.
-        position: Creation order within the tree; breaks priority ties (FIFO).
+        position: Creation order within the tree (tasks that become ready together start in
+            this order when their priorities are equal).
         status: Where the task stands; see `TRANSITIONS`.
         progress: 0.0 to 1.0.
         result: What the executor returned (a JSON object), once completed.

@@ -186,7 +186,10 @@ class TaskRepository(abc.ABC):
         limit: int = 100,
         offset: int = 0,
     ) -> list[Task]:
-        """Tasks filtered by owner, status and tree, a page at a time (newest trees first)."""
+        """Tasks filtered by owner, status and tree, a page at a time.
+
+        Across trees the newest tasks come first; within one tree (``tree_id``), creation order.
+        """
         statuses = None
         if status is not None:
             raw = [status] if isinstance(status, str) else list(status)
@@ -206,7 +209,10 @@ class TaskRepository(abc.ABC):
         """Edit a task that is not running; ``status=`` goes through `transition`.
 
         Raises:
-            TaskNotFound, TaskConflict (the task is running), InvalidTransition, DefinitionError.
+            TaskNotFound: There is no such task.
+            TaskConflict: The task is running.
+            InvalidTransition: ``status`` is not reachable from the current status.
+            DefinitionError: A field is not editable or its new value is malformed.
         """
         task = await self.require_task(task_id)
         status = fields.pop("status", None)
@@ -222,12 +228,13 @@ class TaskRepository(abc.ABC):
         if "priority" in fields:
             check_priority(fields["priority"], task=task.key)
         if "dependencies" in fields:
-            fields["dependencies"] = parse_dependencies(fields["dependencies"], task=task.key)
-            tree = [
-                task.evolve(**fields) if t.id == task_id else t
-                for t in await self.get_tree_tasks(task.tree_id)
-            ]
-            check_tree(tree)
+            siblings = await self.get_tree_tasks(task.tree_id)
+            by_key = {t.key: t.id for t in siblings}
+            deps = parse_dependencies(fields["dependencies"], task=task.key)
+            fields["dependencies"] = tuple(
+                Dependency(by_key.get(d.id, d.id), d.required) for d in deps
+            )
+            check_tree([task.evolve(**fields) if t.id == task_id else t for t in siblings])
         if status is not None:
             return await self.transition(task_id, TaskStatus(status), **fields)
         fields["updated_at"] = utcnow()
@@ -263,7 +270,8 @@ class TaskRepository(abc.ABC):
         """Delete a task that has no children, no dependents and is not running.
 
         Raises:
-            TaskNotFound, TaskConflict.
+            TaskNotFound: There is no such task.
+            TaskConflict: It has children or dependents, or it is running.
         """
         task = await self.require_task(task_id)
         tree = await self.get_tree_tasks(task.tree_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Collection, Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from taskflow.exceptions import ConfigurationError, StorageError
 from taskflow.models import Dependency, Task, TaskStatus
 from taskflow.storage.base import Change, TaskQuery, TaskRepository
 from taskflow.storage.codec import RowCodec
-from taskflow.storage.migrate import ensure_schema, upgrade
+from taskflow.storage.migrate import current_revision, ensure_schema, upgrade
 from taskflow.storage.schema import tasks
 from taskflow.storage.writers import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -78,6 +79,17 @@ def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:
         raise ConfigurationError(f"invalid database URL {url!r}: {exc}") from exc
 
 
+@contextlib.asynccontextmanager
+async def translate_errors(where: str) -> AsyncIterator[None]:
+    """Turn driver and network failures into `StorageError` naming the database."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise StorageError(f"database error on {where}: {exc.orig}") from exc
+    except (OSError, TimeoutError) as exc:
+        raise StorageError(f"cannot reach the database {where}: {exc}") from exc
+
+
 class SqlRepository(TaskRepository):
     """Tasks in a SQL database through SQLAlchemy's async engine.
 
@@ -95,14 +107,20 @@ class SqlRepository(TaskRepository):
         if dialect == "sqlite":
             _configure_sqlite(self.engine)
         if dialect == "sqlite" and database and database != ":memory:" and "mode=memory" not in url:
+            with contextlib.suppress(OSError):  # sqlite reports the failure clearly itself
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
             self._writer = SqliteFileWriter(database)
         else:
             self._writer = EngineWriter(self.engine)
         self._ready = False
         self._ready_lock: asyncio.Lock | None = None
 
+    @property
+    def _where(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
     def __repr__(self) -> str:
-        return f"SqlRepository({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"SqlRepository({self._where!r})"
 
     async def _ensure_schema(self) -> None:
         if self._ready:
@@ -111,27 +129,32 @@ class SqlRepository(TaskRepository):
             self._ready_lock = asyncio.Lock()
         async with self._ready_lock:
             if not self._ready:
-                await ensure_schema(self.engine)
+                async with translate_errors(self._where):
+                    await ensure_schema(self.engine)
                 self._ready = True
 
     async def upgrade(self, revision: str = "head") -> str | None:
         """Apply the schema migrations up to ``revision``; return the revision reached."""
-        reached = await upgrade(self.engine, revision)
+        async with translate_errors(self._where):
+            reached = await upgrade(self.engine, revision)
         self._ready = False
         return reached
+
+    async def current_revision(self) -> str | None:
+        """The schema revision the database is at (``None`` when empty)."""
+        async with translate_errors(self._where), self.engine.connect() as conn:
+            return await conn.run_sync(current_revision)
 
     @contextlib.asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
         await self._ensure_schema()
-        try:
-            async with self.engine.connect() as conn:
-                yield conn
-        except DBAPIError as exc:
-            raise StorageError(f"database error on {self!r}: {exc.orig}") from exc
+        async with translate_errors(self._where), self.engine.connect() as conn:
+            yield conn
 
     async def _write(self, statements: Sequence[Statement]) -> list[str]:
         await self._ensure_schema()
-        return await self._writer.write(statements)
+        async with translate_errors(self._where):
+            return await self._writer.write(statements)
 
     async def close(self) -> None:
         """Close the writer and dispose of the connection pool."""
