@@ -35,12 +35,11 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests examples bench executors
 	$(BIN)/ruff check --fix src tests examples bench executors
 
-docs: $(BIN)/python
+docs: $(BIN)/python  ## build the documentation site into site/ (warnings are errors)
 	$(BIN)/pip install --quiet -e '.[docs]'
-	$(BIN)/mkdocs build --strict
+	$(BIN)/mkdocs build --strict --quiet
 
 bench: $(VENV)/.installed  ## orchestration overhead on a SQLite file
-	$(BIN)/pip install --quiet psutil
 	$(BIN)/python bench/overhead.py
 
 clean:
