@@ -8,6 +8,7 @@ way SQLAlchemy itself stores them, so reads through SQLAlchemy see identical dat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -102,7 +103,8 @@ class RowCodec:
             else:
                 self._encoders[name] = _identity
         self._plain = frozenset(n for n, e in self._encoders.items() if e is _identity)
-        values = [f"task.{n}" if hasattr(Task, n) else "None" for n in self.columns]
+        task_fields = {field.name for field in dataclasses.fields(Task)}
+        values = [f"task.{n}" if n in task_fields else "None" for n in self.columns]
         self.insert_row: Callable[[Task], tuple[Any, ...]] = _compile(
             "insert_row",
             [self._expression(n, v) for n, v in zip(self.columns, values, strict=True)],
