@@ -21,25 +21,52 @@ logger = logging.getLogger("taskflow.events")
 class EventType(enum.StrEnum):
     """What an event reports."""
 
-    CREATED = "created"
     STARTED = "started"
     PROGRESS = "progress"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
     RETRYING = "retrying"
+    WAITING = "waiting"
+    RESUMED = "resumed"
     LOG = "log"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the event reports that a task finished."""
+        return self in (EventType.COMPLETED, EventType.FAILED, EventType.CANCELLED)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TaskEvent:
-    """One thing that happened to a task."""
+    """One thing that happened to a task.
+
+    Attributes:
+        type: What happened.
+        task_id: The task it happened to.
+        tree_id: Its tree.
+        data: Details: ``key`` always; ``status``, ``progress``, ``message``, ``error`` ...
+        time: When (UTC).
+        seq: Its place in the tree's event log (1, 2, 3 ...; 0 before it is stored).
+    """
 
     type: EventType
     task_id: str
     tree_id: str
     data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     time: datetime = dataclasses.field(default_factory=utcnow)
+    seq: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "seq": self.seq,
+            "type": self.type.value,
+            "task_id": self.task_id,
+            "tree_id": self.tree_id,
+            "data": dict(self.data),
+            "time": self.time.isoformat(),
+        }
 
 
 Subscriber = Callable[[TaskEvent], None]

@@ -124,6 +124,16 @@ class Task:
         error_type: The error's kind: an exception class name, or e.g. ``DependencyFailed``.
         traceback: The formatted traceback of an exception raised by the executor.
         attempt: How many times the task has started (0 before the first run).
+        attempts: One record per finished attempt (``attempt``, ``status``, ``error``,
+            ``error_type``, ``started_at``, ``ended_at``): the attempt history.
+        timeout: Hard time limit of one attempt, in seconds; the attempt fails with
+            ``error_type="TaskTimeout"``.
+        soft_timeout: Seconds after which the executor's context reports
+            ``soft_timed_out`` so that it can wrap up.
+        retry: The retry policy (see `taskflow.RetryPolicy`), or ``None`` for the executor's.
+        retry_at: When a scheduled retry is due (the task is ``pending`` until then).
+        cancel_requested: Why someone asked to cancel the task, until the owner acts on it.
+        deadline_at: On a root: when the whole tree must be finished, or is cancelled.
     """
 
     id: str
@@ -145,6 +155,13 @@ class Task:
     error_type: str | None = None
     traceback: str | None = None
     attempt: int = 0
+    attempts: tuple[Mapping[str, Any], ...] = ()
+    timeout: float | None = None
+    soft_timeout: float | None = None
+    retry: Mapping[str, Any] | None = None
+    retry_at: datetime | None = None
+    cancel_requested: str | None = None
+    deadline_at: datetime | None = None
     created_at: datetime = dataclasses.field(default_factory=utcnow)
     updated_at: datetime = dataclasses.field(default_factory=utcnow)
     started_at: datetime | None = None
@@ -186,9 +203,17 @@ class Task:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["status"] = self.status.value
         data["dependencies"] = [d.to_dict() for d in self.dependencies]
+        data["attempts"] = [dict(a) for a in self.attempts]
         data["inputs"] = dict(self.inputs)
         data["params"] = dict(self.params)
-        for name in ("created_at", "updated_at", "started_at", "completed_at"):
+        for name in (
+            "created_at",
+            "updated_at",
+            "started_at",
+            "completed_at",
+            "retry_at",
+            "deadline_at",
+        ):
             value = data[name]
             data[name] = value.isoformat() if value is not None else None
         return data

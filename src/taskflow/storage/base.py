@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from taskflow.definition import _UNSET, check_priority, check_tree, executor_of, parse_dependencies
+from taskflow.events import TaskEvent
 from taskflow.exceptions import DefinitionError, InvalidTransition, TaskConflict, TaskNotFound
 from taskflow.models import (
     PRIORITY_DEFAULT,
@@ -23,6 +24,7 @@ from taskflow.models import (
     new_task_id,
     utcnow,
 )
+from taskflow.storage.control import EventLog, LeaseStore, SignalBox
 
 #: Fields a user may edit with `TaskRepository.update_task` (status goes through transitions).
 EDITABLE_FIELDS = frozenset(
@@ -40,6 +42,7 @@ class TaskQuery:
     user_id: str | None = None
     statuses: Collection[TaskStatus] | None = None
     roots_only: bool = False
+    cancel_requested: bool = False
     limit: int | None = None
     offset: int = 0
 
@@ -57,7 +60,17 @@ class Change:
 
 
 class TaskRepository(abc.ABC):
-    """Where tasks live. Subclasses implement the five storage primitives."""
+    """Where tasks live. Subclasses implement the five storage primitives.
+
+    Attributes:
+        events: The event log written by `apply`.
+        signals: Data sent to waiting tasks.
+        leases: Which manager runs which tree.
+    """
+
+    events: EventLog
+    signals: SignalBox
+    leases: LeaseStore
 
     # -- primitives --------------------------------------------------------------------------
 
@@ -70,11 +83,12 @@ class TaskRepository(abc.ABC):
         """The tasks matching ``query``, ordered by tree then creation position."""
 
     @abc.abstractmethod
-    async def apply(self, changes: Sequence[Change]) -> list[str]:
-        """Apply ``changes`` in one transaction (compare-and-set on the expected status).
+    async def apply(self, changes: Sequence[Change], events: Sequence[TaskEvent] = ()) -> list[str]:
+        """Apply ``changes`` and store ``events`` in one transaction.
 
-        Returns the ids whose change was refused because the status was not the expected one;
-        the other changes are applied.
+        Each change is a compare-and-set on its expected status. Returns the ids whose change
+        was refused because the status was not the expected one; the other changes, and all
+        the events, are written.
         """
 
     @abc.abstractmethod

@@ -14,11 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from taskflow.events import TaskEvent
 from taskflow.models import Dependency, Task, TaskStatus
 
-JSON_FIELDS = frozenset({"inputs", "params", "dependencies", "result"})
+JSON_FIELDS = frozenset({"inputs", "params", "dependencies", "result", "attempts", "retry"})
 TIME_FIELDS = frozenset(
-    {"created_at", "updated_at", "started_at", "completed_at", "lease_expires_at"}
+    {"created_at", "updated_at", "started_at", "completed_at"}
+    | {"lease_expires_at", "retry_at", "deadline_at"}
 )
 TABLE = "taskflow_tasks"
 
@@ -28,7 +30,7 @@ Encoder = Callable[[Any], Any]
 def _json(value: Any) -> str | None:
     if value is None:
         return None
-    if not value and isinstance(value, dict | list):
+    if not value and isinstance(value, dict | list | tuple):
         return "{}" if isinstance(value, dict) else "[]"
     return json.dumps(value, separators=(",", ":"))
 
@@ -121,6 +123,24 @@ class RowCodec:
 
     def _marks(self, count: int) -> str:
         return ", ".join(self._mark(i + 1) for i in range(count))
+
+    @property
+    def event_sql(self) -> str:
+        """``INSERT`` of one event row."""
+        columns = "tree_id, seq, task_id, type, data, time"
+        return f"INSERT INTO taskflow_events ({columns}) VALUES ({self._marks(6)})"
+
+    def event_row(self, event: TaskEvent) -> tuple[Any, ...]:
+        """The parameters of `event_sql`."""
+        time = self._encoders["created_at"](event.time)
+        return (
+            event.tree_id,
+            event.seq,
+            event.task_id,
+            str.__str__(event.type),
+            _json(event.data),
+            time,
+        )
 
     def _expression(self, name: str, value: str) -> str:
         return value if name in self._plain else f"encode_{name}({value})"

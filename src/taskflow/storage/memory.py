@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from taskflow.events import TaskEvent
 from taskflow.exceptions import DefinitionError
 from taskflow.models import Dependency, Task, TaskStatus
 from taskflow.storage.base import Change, TaskQuery, TaskRepository
+from taskflow.storage.memory_control import MemoryEventLog, MemoryLeaseStore, MemorySignalBox
 
 
 def _matches(task: Task, query: TaskQuery) -> bool:
@@ -17,14 +19,20 @@ def _matches(task: Task, query: TaskQuery) -> bool:
         and (query.user_id is None or task.user_id == query.user_id)
         and (query.statuses is None or task.status in query.statuses)
         and (not query.roots_only or task.parent_id is None)
+        and (not query.cancel_requested or task.cancel_requested is not None)
     )
 
 
 class MemoryRepository(TaskRepository):
     """Tasks in a dict. Every primitive runs without awaiting, so each one is atomic."""
 
+    events: MemoryEventLog
+
     def __init__(self) -> None:
         self._tasks: dict[str, Task] = {}
+        self.events = MemoryEventLog()
+        self.signals = MemorySignalBox()
+        self.leases = MemoryLeaseStore(self._tasks.get)
 
     def __repr__(self) -> str:
         return f"MemoryRepository({len(self._tasks)} tasks)"
@@ -50,8 +58,9 @@ class MemoryRepository(TaskRepository):
         end = None if query.limit is None else query.offset + query.limit
         return found[query.offset : end]
 
-    async def apply(self, changes: Sequence[Change]) -> list[str]:
-        """Apply each change whose task is in the expected status."""
+    async def apply(self, changes: Sequence[Change], events: Sequence[TaskEvent] = ()) -> list[str]:
+        """Apply each change whose task is in the expected status; store the events."""
+        self.events.append(events)
         conflicts = []
         for change in changes:
             task = self._tasks.get(change.task_id)

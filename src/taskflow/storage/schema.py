@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 #: The newest migration; a fresh database is created at it. A test checks it is alembic's head.
-HEAD_REVISION = "0001_initial"
+HEAD_REVISION = "0002_execution_control"
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -64,6 +64,13 @@ tasks = sa.Table(
     sa.Column("completed_at", UTCDateTime(), nullable=True),
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("attempts", json_column(), nullable=True),
+    sa.Column("timeout", sa.Float(), nullable=True),
+    sa.Column("soft_timeout", sa.Float(), nullable=True),
+    sa.Column("retry", json_column(), nullable=True),
+    sa.Column("retry_at", UTCDateTime(), nullable=True),
+    sa.Column("cancel_requested", sa.Text(), nullable=True),
+    sa.Column("deadline_at", UTCDateTime(), nullable=True),
     sa.CheckConstraint(
         "status IN ('pending', 'in_progress', 'completed', 'failed', 'cancelled')",
         name="taskflow_tasks_status_check",
@@ -72,4 +79,35 @@ tasks = sa.Table(
     sa.UniqueConstraint("tree_id", "key", name="taskflow_tasks_tree_key"),
     sa.Index("taskflow_tasks_parent", "parent_id"),
     sa.Index("taskflow_tasks_user_created", "user_id", "created_at"),
+    sa.Index(
+        "taskflow_tasks_leased",
+        "lease_expires_at",
+        sqlite_where=sa.text("lease_owner IS NOT NULL"),
+        postgresql_where=sa.text("lease_owner IS NOT NULL"),
+    ),
+)
+
+#: Every state change, progress report and log line, in order within each tree (``seq``).
+events = sa.Table(
+    "taskflow_events",
+    metadata,
+    sa.Column("tree_id", sa.String(36), primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("task_id", sa.String(36), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("data", json_column(), nullable=False),
+    sa.Column("time", UTCDateTime(), nullable=False),
+)
+
+#: Data sent to a task with ``notify``, kept until the task's ``wait`` takes it.
+signals = sa.Table(
+    "taskflow_signals",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.String(36), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("data", json_column(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("consumed_at", UTCDateTime(), nullable=True),
+    sa.Index("taskflow_signals_task_key", "task_id", "key"),
 )

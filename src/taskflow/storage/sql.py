@@ -17,12 +17,14 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from taskflow.events import TaskEvent
 from taskflow.exceptions import ConfigurationError, StorageError
 from taskflow.models import Dependency, Task, TaskStatus
 from taskflow.storage.base import Change, TaskQuery, TaskRepository
 from taskflow.storage.codec import RowCodec
 from taskflow.storage.migrate import current_revision, ensure_schema, upgrade
 from taskflow.storage.schema import tasks
+from taskflow.storage.sql_control import SqlEventLog, SqlLeaseStore, SqlSignalBox
 from taskflow.storage.writers import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     EngineWriter,
@@ -42,6 +44,7 @@ def _row_to_task(row: Sequence[Any]) -> Task:
     values["dependencies"] = tuple(
         Dependency(d["id"], d["required"]) for d in values["dependencies"]
     )
+    values["attempts"] = tuple(values["attempts"] or ())
     return Task(**values)
 
 
@@ -114,6 +117,9 @@ class SqlRepository(TaskRepository):
             self._writer = EngineWriter(self.engine)
         self._ready = False
         self._ready_lock: asyncio.Lock | None = None
+        self.events = SqlEventLog(self._read)
+        self.signals = SqlSignalBox(self._read, self._sa_write)
+        self.leases = SqlLeaseStore(self._read, self._sa_write)
 
     @property
     def _where(self) -> str:
@@ -151,6 +157,15 @@ class SqlRepository(TaskRepository):
         async with translate_errors(self._where), self.engine.connect() as conn:
             yield conn
 
+    @contextlib.asynccontextmanager
+    async def _sa_write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction through SQLAlchemy (``BEGIN IMMEDIATE`` on SQLite)."""
+        await self._ensure_schema()
+        async with translate_errors(self._where), self.engine.connect() as plain:
+            conn = await plain.execution_options(taskflow_write=True)
+            async with conn.begin():
+                yield conn
+
     async def _write(self, statements: Sequence[Statement]) -> list[str]:
         await self._ensure_schema()
         async with translate_errors(self._where):
@@ -184,6 +199,8 @@ class SqlRepository(TaskRepository):
             stmt = stmt.where(tasks.c.status.in_([s.value for s in query.statuses]))
         if query.roots_only:
             stmt = stmt.where(tasks.c.parent_id.is_(None))
+        if query.cancel_requested:
+            stmt = stmt.where(tasks.c.cancel_requested.is_not(None))
         if query.tree_id is None and query.parent_id is None:
             stmt = stmt.order_by(tasks.c.created_at.desc(), tasks.c.tree_id, tasks.c.position)
         else:
@@ -193,9 +210,10 @@ class SqlRepository(TaskRepository):
             result = await conn.execute(stmt)
             return [_row_to_task(row) for row in result]
 
-    async def apply(self, changes: Sequence[Change]) -> list[str]:
-        """One transaction; one ``UPDATE ... WHERE id = ? AND status = ?`` per shape of change."""
-        if not changes:
+    async def apply(self, changes: Sequence[Change], events: Sequence[TaskEvent] = ()) -> list[str]:
+        """One transaction: one ``UPDATE ... WHERE id = ? AND status = ?`` per shape of change,
+        and one ``INSERT`` of the events."""
+        if not changes and not events:
             return []
         groups: dict[tuple[bool, tuple[str, ...]], list[Change]] = {}
         for change in changes:
@@ -212,6 +230,9 @@ class SqlRepository(TaskRepository):
                 else None
             )
             statements.append(Statement(codec.update_sql(fields, checked), rows, targets=targets))
+        if events:
+            codec_rows = [codec.event_row(event) for event in events]
+            statements.append(Statement(codec.event_sql, codec_rows))
         return await self._write(statements)
 
     async def delete(self, task_ids: Collection[str]) -> int:
