@@ -8,6 +8,8 @@ The hierarchy::
     ├── TaskNotFound                no task with that id
     ├── InvalidTransition           a status change the state table forbids, or a lost race
     ├── TaskConflict                the change would break the tree (orphans, running task)
+    ├── LeaseLost                   another manager took over a tree this one was running
+    ├── TreeBusy                    the tree is being run by another live manager
     ├── DefinitionError             a task or tree that cannot be created or run as given
     │   ├── UnknownExecutor         a task names an executor nobody registered
     │   ├── DependencyCycle         the dependency edges form a cycle
@@ -66,6 +68,28 @@ class TaskConflict(TaskflowError):
     def __init__(self, task_id: str, message: str) -> None:
         super().__init__(f"task {task_id!r}: {message}")
         self.task_id = task_id
+
+
+class LeaseLost(TaskflowError):
+    """Raised when another manager took over a tree this manager was running (its lease
+    expired, e.g. after a long pause). This manager stops running the tree."""
+
+    def __init__(self, tree_id: str, task_ids: list[str]) -> None:
+        super().__init__(
+            f"tree {tree_id!r}: another manager changed tasks {task_ids[:5]} while this one held "
+            "the lease; this manager stops running the tree"
+        )
+        self.tree_id = tree_id
+        self.task_ids = task_ids
+
+
+class TreeBusy(TaskflowError):
+    """Raised when a tree is already being run by another live manager."""
+
+    def __init__(self, tree_id: str, owner: str | None, until: object) -> None:
+        super().__init__(f"tree {tree_id!r} is being run by {owner} (lease until {until})")
+        self.tree_id = tree_id
+        self.owner = owner
 
 
 class DefinitionError(TaskflowError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from collections.abc import Callable
 
@@ -21,6 +22,7 @@ class Capacity:
         self.per_executor: collections.Counter[str] = collections.Counter()
         self._limits: dict[str, int | None] = {}
         self._watchers: list[Watcher] = []
+        self._waiters: list[asyncio.Future[None]] = []
 
     def limit(self, executor_id: str) -> int | None:
         """The smaller of the configured limit and the executor's own ``max_concurrency``."""
@@ -51,6 +53,17 @@ class Capacity:
         self.per_executor[executor_id] -= 1
         for watcher in list(self._watchers):
             watcher(executor_id)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def acquire(self, executor_id: str) -> None:
+        """Wait for a slot (a parked task coming back takes one this way)."""
+        while not self.try_acquire(executor_id):
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
 
     def watch(self, watcher: Watcher) -> Callable[[], None]:
         """Call ``watcher(executor_id)`` whenever a slot frees; returns the unwatch function."""

@@ -69,6 +69,10 @@ class RunGraph:
     def __init__(self, tasks: Sequence[Task]) -> None:
         self.nodes: dict[str, Node] = {task.id: Node(task) for task in tasks}
         self.by_key: dict[str, Node] = {node.task.key: node for node in self.nodes.values()}
+        roots = [node for node in self.nodes.values() if node.task.parent_id is None]
+        if len(roots) != 1:
+            raise ValueError(f"a tree has one root, not {len(roots)}")
+        self.root = roots[0]
         for node in self.nodes.values():
             self._link(node)
 

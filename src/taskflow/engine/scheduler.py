@@ -1,11 +1,15 @@
 """`TreeRun`: drives one tree from its ready tasks to every task terminal.
 
-One loop; one transaction per batch: the finished tasks, the cancellations they cause and the
-claims on the next ready tasks are written together, then (and only then) the claimed tasks are
-handed to the backend and the events are published. While a batch commits, the loop goes on
-processing outcomes into the next one. Readiness is worked out in memory by `RunGraph`; the
-database is written, never polled, on the hot path. Slots come from the manager's `Capacity`,
-shared by all the trees it runs.
+One loop; one transaction per batch: the finished tasks, the cancellations they cause, the
+claims on the next ready tasks and the events describing all of it are written together, then
+(and only then) the claimed tasks are handed to the backend and the events are published.
+While a batch commits, the loop goes on processing outcomes into the next one. Readiness is
+worked out in memory by `RunGraph`; the hot path writes the database and never polls it.
+Slots come from the manager's `Capacity`, shared by all the trees it runs.
+
+Cancellation, retries, deadlines and recovery of interrupted tasks live here too, because
+they are all decisions about which status a task goes to next (`taskflow.engine.control`
+holds what a running executor asks of the engine, and the periodic upkeep).
 """
 
 from __future__ import annotations
@@ -21,27 +25,33 @@ from typing import Any
 
 from taskflow.backends import ExecutionBackend, TaskRun
 from taskflow.engine.capacity import Capacity
+from taskflow.engine.control import Upkeep
 from taskflow.engine.graph import Node, RunGraph, rolled_up
+from taskflow.engine.hooks import Hooks, TerminalCallback
 from taskflow.engine.settings import EngineSettings
 from taskflow.events import EventBus, EventType, TaskEvent
-from taskflow.executors import ExecutionContext, ExecutorRegistry, Outcome
-from taskflow.models import TaskStatus, check_transition, utcnow
+from taskflow.exceptions import LeaseLost
+from taskflow.executors import ExecutionContext, ExecutorRegistry, Outcome, Retry
+from taskflow.models import RetryPolicy, TaskStatus, check_transition, utcnow
 from taskflow.references import ReferenceResolutionError, resolve
-from taskflow.storage import Change, TaskQuery, TaskRepository
+from taskflow.storage import Change, TaskRepository
 
 logger = logging.getLogger("taskflow.engine")
 
+S = TaskStatus
 _EVENT_OF = {
-    TaskStatus.IN_PROGRESS: EventType.STARTED,
-    TaskStatus.COMPLETED: EventType.COMPLETED,
-    TaskStatus.FAILED: EventType.FAILED,
-    TaskStatus.CANCELLED: EventType.CANCELLED,
+    S.IN_PROGRESS: EventType.STARTED,
+    S.COMPLETED: EventType.COMPLETED,
+    S.FAILED: EventType.FAILED,
+    S.CANCELLED: EventType.CANCELLED,
+    S.PENDING: EventType.RETRYING,
 }
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+Entry = tuple[int, int, Node]
 
 
 class TreeRun:
-    """The run of one tree by one manager."""
+    """The run of one tree by one manager (which holds the tree's lease)."""
 
     def __init__(
         self,
@@ -54,6 +64,7 @@ class TreeRun:
         capacity: Capacity,
         bus: EventBus,
         owner: str,
+        hooks: Hooks,
     ) -> None:
         self.graph = graph
         self.repository = repository
@@ -63,67 +74,92 @@ class TreeRun:
         self.capacity = capacity
         self.bus = bus
         self.owner = owner
-        self._ready: list[tuple[int, int, Node]] = []
-        self._blocked: dict[str, list[tuple[int, int, Node]]] = collections.defaultdict(list)
-        self._order = itertools.count()
+        self.hooks = hooks
+        self.on_terminal: list[TerminalCallback] = []
         self.running: dict[str, tuple[Node, ExecutionContext]] = {}
-        self._foreign: set[str] = {
-            n.task.id for n in graph if n.task.status is TaskStatus.IN_PROGRESS and not n.is_group
-        }  # started by another manager: watched until they finish
+        self.holding: set[str] = set()  # running tasks that hold a slot (parked ones do not)
+        self.stopping = False
+        self.upkeep = Upkeep(self)
+        self._ready: list[Entry] = []
+        self._blocked: dict[str, list[Entry]] = collections.defaultdict(list)
+        self._order = itertools.count()
+        self._timers: dict[str, asyncio.TimerHandle] = {}  # retries due, by task id
+        self._deadline: asyncio.TimerHandle | None = None
+        self._starting: set[asyncio.Future[None]] = set()  # runs waiting for their pre-hooks
         self._outcomes: collections.deque[tuple[TaskRun, Outcome]] = collections.deque()
         self._wakeup = asyncio.Event()
         self._changes: dict[str, Change] = {}
         self._events: list[TaskEvent] = []
+        self._messages: dict[str, str] = {}
         self._claimed: list[Node] = []
         self._write: asyncio.Task[list[str]] | None = None
         self._write_batch: tuple[list[TaskEvent], list[Node]] = ([], [])
+        self._seq = 0
         self._now = utcnow()
 
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run until every task of the tree is terminal.
-
-        Writes are pipelined: while one batch commits, outcomes keep being processed into
-        the next. A claimed task is handed to the backend, and an event published, only once
-        the batch holding it has committed.
-        """
+        """Run until every task is terminal, or until `stop` leaves the tree resumable."""
+        self._seq = await self.repository.events.last_seq(self.graph.root.task.tree_id)
+        self._recover()
+        self._arm_deadline()
         self._examine(self.graph)
         unwatch = self.capacity.watch(self._on_capacity)
+        upkeep = asyncio.create_task(self.upkeep.run(), name="taskflow:upkeep")
         try:
-            while True:
-                self._claimed.extend(self._claim())
-                if self._write is None and self._changes:
-                    self._begin_write()
-                if not (
-                    self.running or self._ready or self._changes or self._write or self._foreign
-                ):
-                    break
-                await self._wait()
-            self._sweep()
-            if self._changes:
-                self._begin_write()
-                await self._end_write()
+            await self._loop()
         finally:
+            upkeep.cancel()
             unwatch()
+            for timer in [*self._timers.values(), self._deadline]:
+                if timer is not None:
+                    timer.cancel()
             if self._write is not None and not self._write.done():
                 self._write.cancel()
+
+    async def cancel_idle(self, task_id: str, reason: str) -> None:
+        """Cancel in a tree that nobody runs: write the cancellation and start nothing."""
+        self._seq = await self.repository.events.last_seq(self.graph.root.task.tree_id)
+        node = self.graph.nodes[task_id]
+        self.update(node, cancel_requested=None)
+        self.cancel(node, reason)
+        if self._changes:
+            self._begin_write()
+            await self._end_write()
+
+    async def _loop(self) -> None:
+        while True:
+            if not self.stopping:
+                self._claimed.extend(self._claim())
+            if self._write is None and self._changes:
+                self._begin_write()
+            busy = self.running or self._changes or self._write
+            waiting = self._ready or self._timers or any(self._blocked.values())
+            if not busy and (self.stopping or not waiting):
+                break
+            await self._wait()
+        if not self.stopping:
+            self._sweep()
+        if self._changes:
+            self._begin_write()
+            await self._end_write()
 
     async def _wait(self) -> None:
         write_done = self._write is not None and self._write.done()
         if not self._outcomes and not write_done:
             self._wakeup.clear()
-            timeout = self.settings.poll_seconds if self._foreign and self._write is None else None
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
-            except TimeoutError:
-                await self._poll_foreign()
+            await self._wakeup.wait()
         if self._write is not None and self._write.done():
             await self._end_write()
         self._now = utcnow()
         while self._outcomes:
             run, outcome = self._outcomes.popleft()
             self._finish_run(run, outcome)
+
+    def wake(self) -> None:
+        """Make the loop look at its state again."""
+        self._wakeup.set()
 
     def _on_capacity(self, executor_id: str) -> None:
         blocked = self._blocked.get(executor_id)
@@ -139,81 +175,167 @@ class TreeRun:
 
     def _examine(self, nodes: Iterable[Node]) -> None:
         """Queue, open, complete or cancel whatever ``nodes`` (and what follows) now allow."""
-        stack = collections.deque(nodes)  # first in, first examined: ready order is FIFO
-        while stack:
-            node = stack.popleft()
+        queue = collections.deque(nodes)  # first in, first examined: ready order is FIFO
+        while queue:
+            node = queue.popleft()
             if self.graph.doomed(node):
                 upstream = node.failed_requirement
                 assert upstream is not None
                 reason = (
                     f"required dependency {upstream.task.key!r} ended {upstream.task.status.value}"
                 )
-                stack.extend(self._cancel(node, reason, "DependencyFailed"))
+                queue.extend(self._cancel(node, reason, "DependencyFailed"))
             elif self.graph.startable(node):
                 if node.is_group:
-                    self._transition(node, TaskStatus.IN_PROGRESS, started_at=self._now)
+                    self._transition(node, S.IN_PROGRESS, started_at=self._now)
                     node.opened = True
-                    stack.append(node)
+                    queue.append(node)
+                elif node.task.retry_at is not None and node.task.retry_at > self._now:
+                    self._arm_retry(node)
                 else:
                     heapq.heappush(self._ready, (node.task.priority, next(self._order), node))
             elif (
                 node.is_group
                 and node.opened
                 and node.unfinished_children == 0
-                and node.task.status is TaskStatus.IN_PROGRESS
+                and node.task.status is S.IN_PROGRESS
             ):
-                stack.extend(self._close_group(node))
+                queue.extend(self._close_group(node))
 
     def _close_group(self, node: Node) -> list[Node]:
         status, error = rolled_up(node.children)
         result = {child.task.key: child.task.result for child in node.children}
+        error_type = None if error is None else "ChildrenFailed"
         self._transition(
             node,
             status,
+            _NO_LEASE,
             result=result,
             error=error,
-            error_type=None if error is None else "ChildrenFailed",
+            error_type=error_type,
             completed_at=self._now,
             progress=1.0,
         )
         return self.graph.finished(node)
 
+    def cancel(self, node: Node, reason: str, error_type: str = "Cancelled") -> None:
+        """Cancel a task and its subtree; running ones are asked to stop (then forced)."""
+        self._examine(self._cancel(node, reason, error_type))
+        self._wakeup.set()
+
     def _cancel(self, node: Node, reason: str, error_type: str) -> list[Node]:
-        """Cancel a pending node and its subtree; return the nodes to re-examine."""
         affected: list[Node] = []
         for victim in [node, *self.graph.subtree(node)]:
-            status = victim.task.status
-            if status is TaskStatus.PENDING or (
-                victim.is_group and status is TaskStatus.IN_PROGRESS
-            ):
-                why = (
-                    reason
-                    if victim is node
-                    else f"parent {node.task.key!r} was cancelled: {reason}"
-                )
+            why = reason if victim is node else f"parent {node.task.key!r} was cancelled: {reason}"
+            if victim.task.id in self.running:
+                self.request_stop(victim, why)
+            elif not victim.task.is_terminal:
+                self._disarm_retry(victim)
                 self._transition(
                     victim,
-                    TaskStatus.CANCELLED,
+                    S.CANCELLED,
+                    _NO_LEASE,
                     error=why,
                     error_type=error_type,
                     completed_at=self._now,
+                    cancel_requested=None,
                 )
                 affected.extend(self.graph.finished(victim))
-            elif status is TaskStatus.IN_PROGRESS and victim.task.id in self.running:
-                self.request_cancel(victim, f"parent {node.task.key!r} was cancelled: {reason}")
         return affected
 
-    def request_cancel(self, node: Node, reason: str) -> None:
-        """Ask a running task to stop (its context's flag); stop it by force after the grace."""
+    def request_stop(self, node: Node, reason: str) -> None:
+        """Ask a running task to stop (flag, then its ``cancel()``); force it after the grace."""
         entry = self.running.get(node.task.id)
-        if entry is None or entry[1].cancel_requested is None or entry[1].cancel_requested.is_set():
+        if entry is None or entry[1].is_cancelled:
             return
         logger.info("cancelling %s: %s", node.task.key, reason)
-        entry[1].cancel_reason = reason
-        entry[1].cancel_requested.set()
-        asyncio.get_running_loop().call_later(
-            self.settings.cancel_grace_seconds, self.backend.cancel, node.task.id
+        context = entry[1]
+        context.cancel_reason = reason
+        assert context.cancel_requested is not None
+        context.cancel_requested.set()
+        self.upkeep.wake_parked(node.task.id)
+        self.backend.request_stop(node.task.id)
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.settings.cancel_grace_seconds, self.backend.kill, node.task.id)
+
+    # -- retries, deadlines, recovery -----------------------------------------------------------
+
+    def _arm_retry(self, node: Node) -> None:
+        if node.task.id in self._timers:
+            return
+        assert node.task.retry_at is not None
+        delay = max(0.0, (node.task.retry_at - utcnow()).total_seconds())
+        self._timers[node.task.id] = asyncio.get_running_loop().call_later(
+            delay, self._retry_due, node
         )
+
+    def _disarm_retry(self, node: Node) -> None:
+        timer = self._timers.pop(node.task.id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _retry_due(self, node: Node) -> None:
+        self._timers.pop(node.task.id, None)
+        if self.graph.startable(node):
+            heapq.heappush(self._ready, (node.task.priority, next(self._order), node))
+        self._wakeup.set()
+
+    def _retry_delay(self, node: Node, outcome: Outcome) -> float | None:
+        """Seconds until the next attempt, or ``None`` if the failure is final."""
+        info = self.registry.get(node.task.executor or "")
+        policy = (
+            RetryPolicy.parse(node.task.retry)
+            or (info.cls.retry_policy if info else None)
+            or RetryPolicy()
+        )
+        retries_done = node.task.attempt - 1
+        if outcome.retry_delay is not None:
+            limit = policy.max_retries or Retry.DEFAULT_EXPLICIT_RETRIES
+            return outcome.retry_delay if retries_done < limit else None
+        if retries_done < policy.max_retries and policy.retries(outcome.error_type):
+            return policy.delay(retries_done + 1)
+        return None
+
+    def _arm_deadline(self) -> None:
+        deadline = self.graph.root.task.deadline_at
+        if deadline is None or self.graph.root.task.is_terminal:
+            return
+        delay = max(0.0, (deadline - utcnow()).total_seconds())
+        self._deadline = asyncio.get_running_loop().call_later(
+            delay, self.cancel, self.graph.root, "the tree's deadline passed", "DeadlineExceeded"
+        )
+
+    def _recover(self) -> None:
+        """Tasks left running by a manager that died: run again, or fail if not safe to."""
+        for node in self.graph:
+            if node.is_group or node.task.status is not S.IN_PROGRESS:
+                continue
+            info = self.registry.get(node.task.executor or "")
+            record = self._attempt_record(
+                node, "interrupted", "the process running it stopped", "Interrupted"
+            )
+            if info is not None and info.rerun_safe:
+                self._transition(
+                    node,
+                    S.PENDING,
+                    _NO_LEASE,
+                    event=EventType.RESUMED,
+                    attempts=(*node.task.attempts, record),
+                )
+            else:
+                error = (
+                    f"interrupted when the process running it stopped, and executor "
+                    f"{node.task.executor!r} is not safe to re-run (rerun_safe = False)"
+                )
+                self._transition(
+                    node,
+                    S.FAILED,
+                    _NO_LEASE,
+                    error=error,
+                    error_type="NotRerunSafe",
+                    completed_at=self._now,
+                    attempts=(*node.task.attempts, record),
+                )
 
     # -- claiming and submitting ----------------------------------------------------------------
 
@@ -235,17 +357,20 @@ class TreeRun:
                 continue
             self._transition(
                 node,
-                TaskStatus.IN_PROGRESS,
+                S.IN_PROGRESS,
                 lease,
                 started_at=self._now,
                 attempt=node.task.attempt + 1,
+                retry_at=None,
             )
             self.running[node.task.id] = (node, self._context(node))
+            self.holding.add(node.task.id)
             claimed.append(node)
         return claimed
 
     def _context(self, node: Node) -> ExecutionContext:
         task = node.task
+        soft = task.soft_timeout
         return ExecutionContext(
             task_id=task.id,
             tree_id=task.tree_id,
@@ -254,14 +379,16 @@ class TreeRun:
             attempt=task.attempt,
             dependency_results=self.graph.dependency_results(node),
             cancel_requested=asyncio.Event(),
+            control=self.upkeep,
+            soft_deadline=None if soft is None else asyncio.get_running_loop().time() + soft,
         )
 
     def _submit(self, nodes: list[Node]) -> None:
         for node in nodes:
             task = node.task
             info = self.registry.get(task.executor or "")
-            context = self.running[task.id][1]
             assert info is not None  # checked before the tree started
+            context = self.running[task.id][1]
             try:
                 inputs = (
                     resolve(task.inputs, self.graph.lookup) if node.has_references else task.inputs
@@ -269,126 +396,167 @@ class TreeRun:
             except ReferenceResolutionError as exc:
                 self._on_done(TaskRun(task, info, {}, context), Outcome.failure(exc))
                 continue
-            self.backend.submit(TaskRun(task, info, inputs, context), self._on_done)
+            run = TaskRun(task, info, inputs, context, task.timeout or info.cls.timeout)
+            if self.hooks.pre:
+                starting = asyncio.ensure_future(self._submit_after_hooks(run))
+                self._starting.add(starting)
+                starting.add_done_callback(self._starting.discard)
+            else:
+                self.backend.submit(run, self._on_done)
+
+    async def _submit_after_hooks(self, run: TaskRun) -> None:
+        run.inputs = await self.hooks.before(run.task, run.inputs)
+        self.backend.submit(run, self._on_done)
 
     def _finish_run(self, run: TaskRun, outcome: Outcome) -> None:
         entry = self.running.pop(run.task.id, None)
         if entry is None:
             return
         node, context = entry
-        self.capacity.release(node.task.executor or "")
+        if run.task.id in self.holding:
+            self.holding.discard(run.task.id)
+            self.capacity.release(node.task.executor or "")
+        if self.stopping and not context.is_cancelled:
+            record = self._attempt_record(node, "stopped", "the manager stopped", "Stopped")
+            self._transition(
+                node,
+                S.PENDING,
+                _NO_LEASE,
+                event=EventType.RESUMED,
+                attempts=(*node.task.attempts, record),
+            )
+            return
         status, error, error_type = outcome.status, outcome.error, outcome.error_type
-        if context.is_cancelled and status is not TaskStatus.FAILED:
+        if context.is_cancelled and status is not S.FAILED:
             status, error, error_type = (
-                TaskStatus.CANCELLED,
-                context.cancel_reason or error or "cancelled",
+                S.CANCELLED,
+                context.cancel_reason or error,
                 error_type or "Cancelled",
             )
+        delay = (
+            self._retry_delay(node, outcome)
+            if status is S.FAILED and not context.is_cancelled
+            else None
+        )
+        common: dict[str, Any] = {
+            "error": error,
+            "error_type": error_type,
+            "traceback": outcome.traceback,
+        }
+        if (
+            status is not S.COMPLETED or node.task.attempts
+        ):  # a clean first success needs no history
+            state = "retrying" if delay is not None else status.value
+            common["attempts"] = (
+                *node.task.attempts,
+                self._attempt_record(node, state, error, error_type),
+            )
+        if delay is not None:
+            retry_at = self._now + timedelta(seconds=delay)
+            self._transition(node, S.PENDING, _NO_LEASE, retry_at=retry_at, **common)
+            self._arm_retry(node)
+            return
+        if outcome.message:
+            self._messages[node.task.id] = outcome.message
+        progress = 1.0 if status is S.COMPLETED else node.task.progress
         self._transition(
             node,
             status,
+            _NO_LEASE,
             result=outcome.result,
-            error=error,
-            error_type=error_type,
-            traceback=outcome.traceback,
             completed_at=self._now,
-            progress=1.0 if status is TaskStatus.COMPLETED else node.task.progress,
+            progress=progress,
+            **common,
         )
         self._examine(self.graph.finished(node))
+
+    def _attempt_record(
+        self, node: Node, status: str, error: str | None, error_type: str | None
+    ) -> dict[str, Any]:
+        started = node.task.started_at
+        return {
+            "attempt": node.task.attempt,
+            "status": status,
+            "error": error,
+            "error_type": error_type,
+            "started_at": started.isoformat() if started else None,
+            "ended_at": self._now.isoformat(),
+        }
 
     # -- writing ------------------------------------------------------------------------------
 
     def _transition(
-        self, node: Node, target: TaskStatus, lease: dict[str, Any] | None = None, **values: Any
+        self,
+        node: Node,
+        target: TaskStatus,
+        lease: dict[str, Any] | None = None,
+        *,
+        event: EventType | None = None,
+        **values: Any,
     ) -> None:
-        """Change a node's status in memory and queue the write (merged per task per turn).
-
-        ``lease`` holds the lease columns, which are written but are not part of `Task`.
-        """
-        task = node.task
-        check_transition(task.id, task.status, target)
+        """Change a node's status in memory; queue the write and its event (merged per batch)."""
+        check_transition(node.task.id, node.task.status, target)
         values["status"] = target
+        self._record(node, values, lease)
+        data: dict[str, Any] = {
+            "key": node.task.key,
+            "status": target.value,
+            "attempt": node.task.attempt,
+        }
+        if values.get("error"):
+            data["error"] = values["error"]
+        if values.get("retry_at") is not None:
+            data["retry_at"] = values["retry_at"].isoformat()
+        self.emit(node, event or _EVENT_OF[target], data)
+
+    def update(self, node: Node, **values: Any) -> None:
+        """Change fields of a node without changing its status (progress, cancel requests)."""
+        self._record(node, values, None)
+
+    def _record(self, node: Node, values: dict[str, Any], lease: dict[str, Any] | None) -> None:
+        task = node.task
         values["updated_at"] = self._now
-        node.task = task.evolve(**values)
-        written = {**values, **(lease or _NO_LEASE)}
+        node.task = task.evolve_known(values)
+        written = {**values, **lease} if lease else values
         queued = self._changes.get(task.id)
         if queued is None:
             self._changes[task.id] = Change(task.id, task.status, written)
         else:
             self._changes[task.id] = Change(task.id, queued.expected, {**queued.values, **written})
-        if self.bus.has_subscribers:
-            self._events.append(
-                TaskEvent(_EVENT_OF[target], task.id, task.tree_id, {"key": task.key}, self._now)
-            )
+        self._wakeup.set()
+
+    def emit(self, node: Node, kind: EventType, data: dict[str, Any]) -> None:
+        """Queue an event; it is stored with the batch and published once that commits."""
+        self._seq += 1
+        self._events.append(
+            TaskEvent(kind, node.task.id, node.task.tree_id, data, self._now, self._seq)
+        )
 
     def _begin_write(self) -> None:
         """Start committing the accumulated changes; the loop goes on meanwhile."""
         changes, self._changes = list(self._changes.values()), {}
-        self._write_batch = (self._events, self._claimed)
-        self._events, self._claimed = [], []
-        self._write = asyncio.ensure_future(self.repository.apply(changes))
+        events, self._events = self._events, []
+        self._write_batch = (events, self._claimed)
+        self._claimed = []
+        self._write = asyncio.ensure_future(self.repository.apply(changes, events))
         self._write.add_done_callback(lambda _: self._wakeup.set())
 
     async def _end_write(self) -> None:
-        """The batch committed: adopt conflicts, start its claimed tasks, publish its events."""
+        """The batch committed: start its claimed tasks, publish its events, call back."""
         assert self._write is not None
         write, self._write = self._write, None
         events, claimed = self._write_batch
         conflicts = await write  # a storage error propagates: the tree stops here
         if conflicts:
-            await self._reconcile(conflicts)
+            raise LeaseLost(self.graph.root.task.tree_id, conflicts)
         self._submit([node for node in claimed if node.task.id in self.running])
         for event in events:
-            if event.task_id not in conflicts:
-                self.bus.publish(event)
-
-    async def _reconcile(self, conflicts: list[str]) -> None:
-        """Another writer moved these tasks first: adopt the database's version of them."""
-        logger.warning(
-            "%d task(s) were changed by another writer; adopting their state", len(conflicts)
-        )
-        for task in await self.repository.select(TaskQuery(ids=conflicts)):
-            node = self.graph.nodes[task.id]
-            was_claimed = self.running.pop(task.id, None) is not None
-            if was_claimed:
-                self.capacity.release(task.executor or "")
-            node.task = task
-            if task.status is TaskStatus.IN_PROGRESS:
-                self._foreign.add(task.id)
-            elif task.is_terminal and was_claimed:
-                self._examine(self.graph.finished(node))
-            elif task.is_terminal:
-                self._adopt_terminal(node)
-
-    def _adopt_terminal(self, node: Node) -> None:
-        """We had finished ``node`` in memory one way; the database says another way."""
-        for dependent, required in node.dependents:
-            if (
-                required
-                and node.task.status is not TaskStatus.COMPLETED
-                and dependent.failed_requirement is None
-            ):
-                dependent.failed_requirement = node
-                if dependent.task.id in self.running:
-                    self.running.pop(dependent.task.id)
-                    self.capacity.release(dependent.task.executor or "")
-                    self._transition(
-                        dependent,
-                        TaskStatus.CANCELLED,
-                        error="required dependency changed",
-                        error_type="DependencyFailed",
-                        completed_at=self._now,
-                    )
-                self._examine([dependent])
-
-    async def _poll_foreign(self) -> None:
-        """Check on tasks that another process runs."""
-        for task in await self.repository.select(TaskQuery(ids=list(self._foreign))):
-            if task.is_terminal:
-                self._foreign.discard(task.id)
-                node = self.graph.nodes[task.id]
-                node.task = task
-                self._examine(self.graph.finished(node))
+            self.bus.publish(event)
+            if event.type.is_terminal:
+                node = self.graph.nodes[event.task_id]
+                self.hooks.after(
+                    node.task, self.on_terminal, self._messages.pop(event.task_id, None)
+                )
 
     def _sweep(self) -> None:
         """Safety net: nothing may stay unfinished when the loop ends."""
@@ -399,7 +567,8 @@ class TreeRun:
                 )
                 self._transition(
                     node,
-                    TaskStatus.CANCELLED,
+                    S.CANCELLED,
+                    _NO_LEASE,
                     error="left unfinished by the scheduler",
                     error_type="SchedulerError",
                     completed_at=self._now,

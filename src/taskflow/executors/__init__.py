@@ -14,6 +14,7 @@ from taskflow.executors.registry import (
     get_registry,
     registered,
 )
+from taskflow.executors.signals import Retry, TaskCtl, TaskSignal
 
 for _executor in BUILTIN_EXECUTORS:
     get_registry().register(_executor, source="built-in")
@@ -26,6 +27,9 @@ __all__ = [
     "ExecutorInfo",
     "ExecutorRegistry",
     "Outcome",
+    "Retry",
+    "TaskCtl",
+    "TaskSignal",
     "current_context",
     "executor_register",
     "get_registry",

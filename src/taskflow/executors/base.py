@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from taskflow.executors.context import ExecutionContext, current_context
+from taskflow.models import RetryPolicy
 
 ANY_OBJECT: Mapping[str, Any] = {"type": "object"}
 
@@ -30,11 +31,16 @@ class ExecutableTask(abc.ABC):
 
     Class attributes:
         max_concurrency: At most this many tasks of this executor run at once (``None``: no limit).
-        rerun_safe: Whether a run interrupted by a crash may be run again on resume.
+        rerun_safe: Whether a run interrupted by a crash may be run again on resume; when
+            false, such a task fails with ``error_type="NotRerunSafe"`` instead.
+        timeout: Default hard time limit of one attempt, in seconds (a task's own wins).
+        retry_policy: Default `RetryPolicy` (a task's own wins).
     """
 
     max_concurrency: ClassVar[int | None] = None
     rerun_safe: ClassVar[bool] = True
+    timeout: ClassVar[float | None] = None
+    retry_policy: ClassVar[RetryPolicy | None] = None
 
     @property
     def id(self) -> str:

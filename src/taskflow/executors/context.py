@@ -7,16 +7,31 @@ import contextvars
 import dataclasses
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger("taskflow.executor")
 
 _current: contextvars.ContextVar[ExecutionContext] = contextvars.ContextVar("taskflow_context")
 
 
+class RunControl(Protocol):
+    """What the engine does for a running task (implemented by the scheduler)."""
+
+    def report_progress(
+        self, context: ExecutionContext, fraction: float, message: str | None
+    ) -> None:
+        """Record progress (persisted with the task, published as an event)."""
+
+    def log(self, context: ExecutionContext, message: str, fields: Mapping[str, Any]) -> None:
+        """Record a log line as an event."""
+
+    async def wait(self, context: ExecutionContext, key: str, timeout: float | None) -> Any:
+        """Park the task until ``notify(task_id, key, data)``; return ``data`` (None on timeout)."""
+
+
 @dataclasses.dataclass(slots=True, kw_only=True)
 class ExecutionContext:
-    """The run of one task, as its executor sees it.
+    """The run of one task, as its executor sees it (``self.context`` inside `execute`).
 
     It lives in a context variable, so an executor registered as a shared instance reads the
     context of the task it is running, even when many run at once.
@@ -28,6 +43,9 @@ class ExecutionContext:
         user_id: The tree's owner.
         attempt: 1 for the first run, 2 for the first retry, and so on.
         dependency_results: The results of the tasks it depends on, by their keys.
+        progress: The last progress reported, 0.0 to 1.0.
+        soft_deadline: Event-loop time after which `soft_timed_out` is true (``None``: never).
+        cancel_reason: Why the task is being cancelled, once it is.
     """
 
     task_id: str
@@ -36,19 +54,60 @@ class ExecutionContext:
     user_id: str | None = None
     attempt: int = 1
     dependency_results: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    progress: float = 0.0
+    soft_deadline: float | None = None
     cancel_requested: asyncio.Event | None = None
     cancel_reason: str | None = None
+    control: RunControl | None = None
 
     @property
     def is_cancelled(self) -> bool:
         """Whether the task has been asked to stop; long loops should check it and return."""
         return self.cancel_requested is not None and self.cancel_requested.is_set()
 
-    def log(self, message: str, **fields: Any) -> None:
-        """Log ``message`` with the task's ids and ``fields``."""
-        logger.info(
-            "%s", message, extra={"task_id": self.task_id, "tree_id": self.tree_id, **fields}
+    @property
+    def soft_timed_out(self) -> bool:
+        """Whether the soft time limit has passed: time to wrap up and return what you have."""
+        return (
+            self.soft_deadline is not None
+            and asyncio.get_running_loop().time() >= self.soft_deadline
         )
+
+    async def report_progress(self, fraction: float, message: str | None = None) -> None:
+        """Report how far the task is, from 0.0 to 1.0, with an optional message.
+
+        Progress is persisted with the task and published as an event; a parent group's
+        progress rolls up from its children.
+
+        Raises:
+            ValueError: ``fraction`` is outside 0.0..1.0.
+        """
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"progress must be between 0.0 and 1.0, not {fraction!r}")
+        self.progress = fraction
+        if self.control is not None:
+            self.control.report_progress(self, fraction, message)
+
+    async def wait(self, key: str, timeout: float | None = None) -> Any:
+        """Wait for ``manager.notify(task_id, key, data)`` and return ``data``.
+
+        The task is parked meanwhile (it does not hold a concurrency slot). A notify that came
+        before the wait is returned at once; it may come from another process, or before a
+        restart. Returns ``None`` if ``timeout`` seconds pass first.
+        """
+        if self.control is None:
+            raise RuntimeError("wait() needs a task run by a TaskManager")
+        return await self.control.wait(self, key, timeout)
+
+    def log(self, message: str, **fields: Any) -> None:
+        """Log ``message`` with the task's ids and ``fields``; it is also a task event."""
+        logger.info(
+            "%s",
+            message,
+            extra={"task_id": self.task_id, "tree_id": self.tree_id, "fields": fields},
+        )
+        if self.control is not None:
+            self.control.log(self, message, fields)
 
 
 def current_context() -> ExecutionContext:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import traceback
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 from taskflow.exceptions import InputValidationError, ResultError
+from taskflow.executors.base import ExecutableTask
 from taskflow.executors.context import ExecutionContext, reset_context, set_context
 from taskflow.executors.registry import ExecutorInfo
+from taskflow.executors.signals import Retry, TaskCtl, TaskSignal
 from taskflow.models import TaskStatus
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -18,13 +21,19 @@ _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Outcome:
-    """How a run ended: its status, and the result or the error."""
+    """How a run ended: its status, and the result or the error.
+
+    ``retry_delay`` is set when the executor raised `Retry`; ``message`` is the text of a
+    terminal `TaskCtl` signal.
+    """
 
     status: TaskStatus
     result: Mapping[str, Any] | None = None
     error: str | None = None
     error_type: str | None = None
     traceback: str | None = None
+    retry_delay: float | None = None
+    message: str | None = None
 
     @classmethod
     def failure(cls, exc: BaseException) -> Outcome:
@@ -65,13 +74,62 @@ def judge_result(result: Any, *, task_id: str) -> Outcome:
     return Outcome(TaskStatus.COMPLETED, result=result)
 
 
+def _as_result(data: Any) -> dict[str, Any]:
+    if data is None:
+        return {}
+    return data if isinstance(data, dict) else {"data": data}
+
+
+async def drive_signals(generator: AsyncGenerator[Any, None], context: ExecutionContext) -> Outcome:
+    """Run an async-generator ``execute`` to its first terminal `TaskCtl` (or its end)."""
+    last_data: Any = None
+    try:
+        async for ctl in generator:
+            if not isinstance(ctl, TaskCtl):
+                raise ResultError(
+                    f"an async-generator execute() must yield TaskCtl, not {type(ctl).__name__}"
+                )
+            if ctl.data is not None:
+                last_data = ctl.data
+            if ctl.signal is TaskSignal.PROGRESS:
+                await context.report_progress(ctl.progress or 0.0, ctl.message or None)
+            elif ctl.signal is TaskSignal.SUCCESS:
+                outcome = judge_result(_as_result(ctl.data), task_id=context.task_id)
+                return dataclasses.replace(outcome, message=ctl.message or None)
+            elif ctl.signal is TaskSignal.FAIL:
+                kind = (
+                    type(ctl.data).__name__ if isinstance(ctl.data, BaseException) else "TaskFailed"
+                )
+                detail = f": {ctl.data}" if ctl.data is not None else ""
+                return Outcome(
+                    TaskStatus.FAILED,
+                    error=f"{ctl.message}{detail}",
+                    error_type=kind,
+                    message=ctl.message,
+                )
+            else:
+                return Outcome(
+                    TaskStatus.CANCELLED,
+                    error=ctl.message,
+                    error_type="Cancelled",
+                    message=ctl.message,
+                )
+    finally:
+        await generator.aclose()
+    return judge_result(_as_result(last_data), task_id=context.task_id)
+
+
 async def invoke(
-    info: ExecutorInfo, inputs: Mapping[str, Any], context: ExecutionContext
+    info: ExecutorInfo,
+    inputs: Mapping[str, Any],
+    context: ExecutionContext,
+    executor: ExecutableTask | None = None,
 ) -> Outcome:
     """Validate ``inputs`` against the executor's schema, run it in ``context``, judge the result.
 
-    Never raises for an executor's failure: every error becomes a failed `Outcome`.
-    (`asyncio.CancelledError` is let through: cancellation is the caller's business.)
+    Never raises for an executor's failure: every error becomes a failed `Outcome`, and
+    `Retry` becomes one with ``retry_delay`` set. (`asyncio.CancelledError` is let through:
+    cancellation is the caller's business.)
     """
     try:
         checked = info.validator.validate(inputs, task_id=context.task_id)
@@ -79,8 +137,14 @@ async def invoke(
         return Outcome(TaskStatus.FAILED, error=str(exc), error_type="InputValidationError")
     token = set_context(context)
     try:
-        executor = info.create()
-        return judge_result(await executor.execute(checked), task_id=context.task_id)
+        returned = (executor or info.create()).execute(checked)
+        if inspect.isasyncgen(returned):
+            return await drive_signals(returned, context)
+        return judge_result(await returned, task_id=context.task_id)
+    except Retry as exc:
+        return dataclasses.replace(
+            Outcome.failure(exc), error_type="Retry", retry_delay=exc.delay or 0.0
+        )
     except Exception as exc:
         return Outcome.failure(exc)
     finally:

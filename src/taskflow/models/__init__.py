@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from taskflow.models.retry import NEVER_RETRIED, RetryPolicy
 from taskflow.models.task import (
     PRIORITY_DEFAULT,
     PRIORITY_HIGH,
@@ -19,6 +20,7 @@ from taskflow.models.task import (
 from taskflow.models.tree import TaskTreeNode
 
 __all__ = [
+    "NEVER_RETRIED",
     "PRIORITY_DEFAULT",
     "PRIORITY_HIGH",
     "PRIORITY_LOW",
@@ -26,6 +28,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "TRANSITIONS",
     "Dependency",
+    "RetryPolicy",
     "Task",
     "TaskStatus",
     "TaskTreeNode",

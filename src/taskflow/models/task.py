@@ -192,6 +192,10 @@ class Task:
         unknown = changes.keys() - _FIELD_SET
         if unknown:
             raise TypeError(f"Task has no field(s) {', '.join(sorted(unknown))}")
+        return self.evolve_known(changes)
+
+    def evolve_known(self, changes: Mapping[str, Any]) -> Task:
+        """`evolve` for callers whose field names are known to be right (the engine)."""
         new = object.__new__(Task)
         values = new.__dict__
         values.update(self.__dict__)

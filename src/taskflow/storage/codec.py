@@ -27,18 +27,22 @@ TABLE = "taskflow_tasks"
 Encoder = Callable[[Any], Any]
 
 
+#: One encoder for every value: ``json.dumps`` with custom separators builds a new one per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _json(value: Any) -> str | None:
     if value is None:
         return None
     if not value and isinstance(value, dict | list | tuple):
         return "{}" if isinstance(value, dict) else "[]"
-    return json.dumps(value, separators=(",", ":"))
+    return _ENCODE(value)
 
 
 def _dependencies(value: Sequence[Dependency | Mapping[str, Any]]) -> str:
     if not value:
         return "[]"
-    return json.dumps([Dependency.parse(d).to_dict() for d in value], separators=(",", ":"))
+    return _ENCODE([Dependency.parse(d).to_dict() for d in value])
 
 
 class _SqliteTime:

@@ -59,6 +59,7 @@ class TreeLease:
     tree_id: str
     owner: str | None
     expires_at: datetime | None
+    previous_owner: str | None = None
 
 
 class LeaseStore(abc.ABC):
@@ -78,8 +79,11 @@ class LeaseStore(abc.ABC):
         """Extend our leases on the tree and its running tasks; 0 means we lost the tree."""
 
     @abc.abstractmethod
-    async def release(self, tree_id: str, owner: str, now: datetime) -> None:
-        """Let the tree go at once (it stays resumable by anyone)."""
+    async def release(
+        self, tree_id: str, owner: str, now: datetime, *, resumable: bool = True
+    ) -> None:
+        """Let the tree go at once: resumable by anyone, or (``resumable=False``) by nobody
+        until someone starts it again."""
 
     @abc.abstractmethod
     async def expired(self, now: datetime) -> list[str]:

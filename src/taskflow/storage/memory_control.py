@@ -72,7 +72,7 @@ class MemoryLeaseStore(LeaseStore):
         if held is None or held[0] == owner or held[1] < now:
             self._leases[tree_id] = (owner, expires_at)
         holder, until = self._leases[tree_id]
-        return TreeLease(tree_id, holder, until)
+        return TreeLease(tree_id, holder, until, held[0] if held else None)
 
     async def renew(self, tree_id: str, owner: str, expires_at: datetime) -> int:
         """Extend our lease."""
@@ -82,11 +82,16 @@ class MemoryLeaseStore(LeaseStore):
         self._leases[tree_id] = (owner, expires_at)
         return 1
 
-    async def release(self, tree_id: str, owner: str, now: datetime) -> None:
-        """Expire our lease now."""
+    async def release(
+        self, tree_id: str, owner: str, now: datetime, *, resumable: bool = True
+    ) -> None:
+        """Expire our lease now (or drop it)."""
         held = self._leases.get(tree_id)
         if held is not None and held[0] == owner:
-            self._leases[tree_id] = (owner, now)
+            if resumable:
+                self._leases[tree_id] = (owner, now)
+            else:
+                del self._leases[tree_id]
 
     async def expired(self, now: datetime) -> list[str]:
         """Unfinished trees whose lease ran out."""

@@ -106,22 +106,19 @@ class SqlLeaseStore(LeaseStore):
             tasks.c.lease_owner == owner,
             tasks.c.lease_expires_at < now,
         )
+        held = sa.select(tasks.c.lease_owner, tasks.c.lease_expires_at).where(tasks.c.id == tree_id)
         async with self._write() as conn:
+            before = (await conn.execute(held)).first()
             await conn.execute(
                 tasks.update()
                 .where(tasks.c.id == tree_id, free)
                 .values(lease_owner=owner, lease_expires_at=expires_at)
             )
-            row = (
-                await conn.execute(
-                    sa.select(tasks.c.lease_owner, tasks.c.lease_expires_at).where(
-                        tasks.c.id == tree_id
-                    )
-                )
-            ).first()
-        return TreeLease(
-            tree_id, row.lease_owner if row else None, row.lease_expires_at if row else None
-        )
+            after = (await conn.execute(held)).first()
+        if after is None:
+            return TreeLease(tree_id, None, None)
+        previous = before.lease_owner if before is not None else None
+        return TreeLease(tree_id, after.lease_owner, after.lease_expires_at, previous)
 
     async def renew(self, tree_id: str, owner: str, expires_at: datetime) -> int:
         """Extend every lease we hold in the tree."""
@@ -133,13 +130,18 @@ class SqlLeaseStore(LeaseStore):
             )
             return int(result.rowcount)
 
-    async def release(self, tree_id: str, owner: str, now: datetime) -> None:
-        """Expire our leases now: anyone may resume the tree."""
+    async def release(
+        self, tree_id: str, owner: str, now: datetime, *, resumable: bool = True
+    ) -> None:
+        """Expire our leases now (anyone may resume the tree), or drop them."""
+        values: dict[str, Any] = {"lease_expires_at": now}
+        if not resumable:
+            values["lease_owner"] = None
         async with self._write() as conn:
             await conn.execute(
                 tasks.update()
                 .where(tasks.c.tree_id == tree_id, tasks.c.lease_owner == owner)
-                .values(lease_expires_at=now)
+                .values(**values)
             )
 
     async def expired(self, now: datetime) -> list[str]:
