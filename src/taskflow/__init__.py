@@ -7,7 +7,7 @@ Write an executor (an `ExecutableTask` with a JSON Schema for its inputs), regis
 from __future__ import annotations
 
 from taskflow.definition import build_tree, check_tree
-from taskflow.engine import EngineSettings, TaskManager
+from taskflow.engine import EngineSettings, TaskManager, TerminalOutcome
 from taskflow.events import EventBus, EventType, TaskEvent
 from taskflow.exceptions import (
     ConfigurationError,
@@ -16,6 +16,7 @@ from taskflow.exceptions import (
     InputValidationError,
     InvalidReference,
     InvalidTransition,
+    LeaseLost,
     RegistryError,
     ResultError,
     StorageError,
@@ -23,6 +24,7 @@ from taskflow.exceptions import (
     TaskExecutionError,
     TaskflowError,
     TaskNotFound,
+    TreeBusy,
     UnknownExecutor,
 )
 from taskflow.executors import (
@@ -31,10 +33,13 @@ from taskflow.executors import (
     ExecutionContext,
     ExecutorInfo,
     ExecutorRegistry,
+    Retry,
+    TaskCtl,
+    TaskSignal,
     executor_register,
     get_registry,
 )
-from taskflow.models import Dependency, Task, TaskStatus, TaskTreeNode
+from taskflow.models import Dependency, RetryPolicy, Task, TaskStatus, TaskTreeNode
 from taskflow.runtime import create_session
 from taskflow.storage import MemoryRepository, TaskRepository
 
@@ -56,20 +61,27 @@ __all__ = [
     "InputValidationError",
     "InvalidReference",
     "InvalidTransition",
+    "LeaseLost",
     "MemoryRepository",
     "RegistryError",
     "ResultError",
+    "Retry",
+    "RetryPolicy",
     "StorageError",
     "Task",
     "TaskConflict",
+    "TaskCtl",
     "TaskEvent",
     "TaskExecutionError",
     "TaskManager",
     "TaskNotFound",
     "TaskRepository",
+    "TaskSignal",
     "TaskStatus",
     "TaskTreeNode",
     "TaskflowError",
+    "TerminalOutcome",
+    "TreeBusy",
     "UnknownExecutor",
     "build_tree",
     "check_tree",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from taskflow.exceptions import (
@@ -28,11 +29,15 @@ from taskflow.exceptions import (
     InvalidReference,
     UnknownExecutor,
 )
-from taskflow.models import PRIORITY_DEFAULT, Dependency, Task, new_task_id, utcnow
+from taskflow.models import PRIORITY_DEFAULT, Dependency, RetryPolicy, Task, new_task_id, utcnow
 from taskflow.references import invalid_expressions, referenced_keys
 
 TASK_FIELDS = frozenset(
     {
+        "timeout",
+        "soft_timeout",
+        "retry",
+        "deadline",
         "id",
         "key",
         "name",
@@ -67,6 +72,40 @@ def check_priority(priority: Any, *, task: str) -> int:
             f"priority must be an integer from 0 (urgent) to 3, not {priority!r}", task=task
         )
     return priority
+
+
+def _seconds(value: Any, field: str, task: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise DefinitionError(
+            f"{field} must be a positive number of seconds, not {value!r}", task=task
+        )
+    return float(value)
+
+
+def parse_limits(
+    spec: Mapping[str, Any], *, task: str, is_root: bool, now: datetime
+) -> dict[str, Any]:
+    """The time limits and retry policy of a task definition, checked.
+
+    ``timeout`` and ``soft_timeout`` limit one attempt (seconds); ``retry`` is a number of
+    retries or a `RetryPolicy` mapping; ``deadline`` (root only) is the number of seconds, from
+    creation, within which the whole tree must finish.
+    """
+    try:
+        policy = RetryPolicy.parse(spec.get("retry"))
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(f"retry: {exc}", task=task) from exc
+    deadline = _seconds(spec.get("deadline"), "deadline", task)
+    if deadline is not None and not is_root:
+        raise DefinitionError("deadline belongs to the root (it limits the whole tree)", task=task)
+    return {
+        "timeout": _seconds(spec.get("timeout"), "timeout", task),
+        "soft_timeout": _seconds(spec.get("soft_timeout"), "soft_timeout", task),
+        "retry": policy.to_dict() if policy is not None else None,
+        "deadline_at": now + timedelta(seconds=deadline) if deadline is not None else None,
+    }
 
 
 def parse_dependencies(raw: Any, *, task: str) -> tuple[Dependency, ...]:
@@ -138,6 +177,7 @@ class _Builder:
             dependencies=parse_dependencies(spec.get("dependencies"), task=key),
             priority=check_priority(spec.get("priority", PRIORITY_DEFAULT), task=key),
             position=len(self.tasks),
+            **parse_limits(spec, task=key, is_root=parent is None, now=self.now),
             created_at=self.now,
             updated_at=self.now,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taskflow.backends.base import ExecutionBackend, OnDone, TaskRun
+from taskflow.backends.base import FORCED_STOP, ExecutionBackend, OnDone, TaskRun
 from taskflow.backends.local import LocalBackend
 
-__all__ = ["ExecutionBackend", "LocalBackend", "OnDone", "TaskRun"]
+__all__ = ["FORCED_STOP", "ExecutionBackend", "LocalBackend", "OnDone", "TaskRun"]

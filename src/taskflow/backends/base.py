@@ -32,6 +32,9 @@ class TaskRun:
 
 OnDone = Callable[[TaskRun, Outcome], None]
 
+#: The error of a run that was stopped by force (`ExecutionBackend.kill`).
+FORCED_STOP = "stopped by force"
+
 
 class ExecutionBackend(abc.ABC):
     """Runs executors and reports each run's `Outcome` through the ``on_done`` callback."""

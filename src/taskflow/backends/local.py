@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from taskflow.backends.base import ExecutionBackend, OnDone, TaskRun
+from taskflow.backends.base import FORCED_STOP, ExecutionBackend, OnDone, TaskRun
 from taskflow.executors import ExecutableTask, Outcome, invoke
 from taskflow.models import TaskStatus
 
@@ -51,9 +51,7 @@ class LocalBackend(ExecutionBackend):
         try:
             outcome = await self._attempt(run, entry)
         except asyncio.CancelledError:
-            outcome = Outcome(
-                TaskStatus.CANCELLED, error="stopped by force", error_type="Cancelled"
-            )
+            outcome = Outcome(TaskStatus.CANCELLED, error=FORCED_STOP, error_type="Cancelled")
         finally:
             self._running.pop(run.task.id, None)
         if entry.cancelling is not None:  # let cancel() hand over its partial result first

@@ -42,6 +42,7 @@ class Upkeep:
     ) -> None:
         """Persist progress, roll it up to parent groups, publish an event."""
         node = self.run_.graph.nodes[context.task_id]
+        self.run_.touch()
         self.run_.update(node, progress=fraction)
         data: dict[str, Any] = {"key": node.task.key, "progress": fraction}
         if message:
@@ -58,6 +59,7 @@ class Upkeep:
     def log(self, context: ExecutionContext, message: str, fields: Mapping[str, Any]) -> None:
         """A log line as an event."""
         node = self.run_.graph.nodes[context.task_id]
+        self.run_.touch()
         self.run_.emit(node, EventType.LOG, {"key": node.task.key, "message": message, **fields})
 
     async def wait(self, context: ExecutionContext, key: str, timeout: float | None) -> Any:
@@ -94,6 +96,7 @@ class Upkeep:
 
     def _park(self, node: Node, key: str, timeout: float | None) -> None:
         run = self.run_
+        run.touch()
         if node.task.id in run.holding:
             run.holding.discard(node.task.id)
             run.capacity.release(node.task.executor or "")
@@ -105,6 +108,7 @@ class Upkeep:
         if not context.is_cancelled and node.task.id in run.running:
             await run.capacity.acquire(node.task.executor or "")
             run.holding.add(node.task.id)
+        run.touch()
         run.emit(node, EventType.RESUMED, {"key": node.task.key})
         run.wake()
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from taskflow.backends import ExecutionBackend, TaskRun
+from taskflow.backends import FORCED_STOP, ExecutionBackend, TaskRun
 from taskflow.engine.capacity import Capacity
 from taskflow.engine.control import Upkeep
 from taskflow.engine.graph import Node, RunGraph, rolled_up
@@ -132,16 +132,16 @@ class TreeRun:
         while True:
             if not self.stopping:
                 self._claimed.extend(self._claim())
-            if self._write is None and self._changes:
+            if self._write is None and (self._changes or self._events):
                 self._begin_write()
-            busy = self.running or self._changes or self._write
+            busy = self.running or self._changes or self._events or self._write
             waiting = self._ready or self._timers or any(self._blocked.values())
             if not busy and (self.stopping or not waiting):
                 break
             await self._wait()
         if not self.stopping:
             self._sweep()
-        if self._changes:
+        if self._changes or self._events:
             self._begin_write()
             await self._end_write()
 
@@ -185,7 +185,7 @@ class TreeRun:
                     f"required dependency {upstream.task.key!r} ended {upstream.task.status.value}"
                 )
                 queue.extend(self._cancel(node, reason, "DependencyFailed"))
-            elif self.graph.startable(node):
+            elif self.graph.startable(node) and not self.stopping:
                 if node.is_group:
                     self._transition(node, S.IN_PROGRESS, started_at=self._now)
                     node.opened = True
@@ -428,11 +428,8 @@ class TreeRun:
             return
         status, error, error_type = outcome.status, outcome.error, outcome.error_type
         if context.is_cancelled and status is not S.FAILED:
-            status, error, error_type = (
-                S.CANCELLED,
-                context.cancel_reason or error,
-                error_type or "Cancelled",
-            )
+            forced = " (stopped by force after the grace period)" if error == FORCED_STOP else ""
+            status, error, error_type = S.CANCELLED, f"{context.cancel_reason}{forced}", "Cancelled"
         delay = (
             self._retry_delay(node, outcome)
             if status is S.FAILED and not context.is_cancelled
@@ -531,6 +528,11 @@ class TreeRun:
         self._events.append(
             TaskEvent(kind, node.task.id, node.task.tree_id, data, self._now, self._seq)
         )
+        self._wakeup.set()
+
+    def touch(self) -> None:
+        """Refresh the clock used for timestamps (for changes made outside the loop's turns)."""
+        self._now = utcnow()
 
     def _begin_write(self) -> None:
         """Start committing the accumulated changes; the loop goes on meanwhile."""

@@ -11,7 +11,14 @@ import dataclasses
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from taskflow.definition import _UNSET, check_priority, check_tree, executor_of, parse_dependencies
+from taskflow.definition import (
+    _UNSET,
+    check_priority,
+    check_tree,
+    executor_of,
+    parse_dependencies,
+    parse_limits,
+)
 from taskflow.events import TaskEvent
 from taskflow.exceptions import DefinitionError, InvalidTransition, TaskConflict, TaskNotFound
 from taskflow.models import (
@@ -114,6 +121,10 @@ class TaskRepository(abc.ABC):
         schemas: Mapping[str, Any] | None = None,
         executor: Any = _UNSET,
         key: str | None = None,
+        timeout: float | None = None,
+        soft_timeout: float | None = None,
+        retry: Mapping[str, Any] | int | None = None,
+        deadline: float | None = None,
     ) -> Task:
         """Create one task, as a new root or as a child of ``parent_id``.
 
@@ -147,6 +158,17 @@ class TaskRepository(abc.ABC):
             dependencies=tuple(Dependency(by_key.get(d.id, d.id), d.required) for d in deps),
             priority=check_priority(priority, task=key),
             position=max((t.position for t in siblings), default=-1) + 1,
+            **parse_limits(
+                {
+                    "timeout": timeout,
+                    "soft_timeout": soft_timeout,
+                    "retry": retry,
+                    "deadline": deadline,
+                },
+                task=key,
+                is_root=parent is None,
+                now=now,
+            ),
             created_at=now,
             updated_at=now,
         )

@@ -1,0 +1,152 @@
+"""Executors for the execution-control tests; importable by test subprocesses too."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+import aiofiles
+
+from taskflow import BaseTask, TaskCtl
+from taskflow.executors import Retry
+
+OBJECT: dict[str, Any] = {"type": "object"}
+
+
+class Append(BaseTask):
+    """Appends its key to a file (one line per execution), after an optional sleep."""
+
+    id = "test.append"
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"file": {"type": "string"}, "seconds": {"type": "number", "default": 0}},
+        "required": ["file"],
+    }
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(inputs["seconds"])
+        async with aiofiles.open(inputs["file"], "a") as out:
+            await out.write(self.context.key + "\n")
+        return {"key": self.context.key}
+
+
+class Cooperative(BaseTask):
+    """Sleeps in small steps and returns early when cancelled."""
+
+    id = "test.cooperative"
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"seconds": {"type": "number", "default": 30}},
+    }
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        for step in range(int(inputs["seconds"] * 20)):
+            if self.context.is_cancelled:
+                return {"stopped_at_step": step}
+            await asyncio.sleep(0.05)
+        return {"stopped_at_step": None}
+
+
+class WithCancel(BaseTask):
+    """Works until its cancel() is called, which returns a partial result."""
+
+    id = "test.with_cancel"
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.stop = asyncio.Event()
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        while not self.stop.is_set():
+            self.done += 1
+            await asyncio.sleep(0.02)
+        return {"finished": False}
+
+    async def cancel(self) -> dict[str, Any]:
+        self.stop.set()
+        return {"status": "cancelled", "partial_result": {"items_done": self.done}}
+
+
+class Stubborn(BaseTask):
+    """Ignores the cancellation flag: only a forced stop ends it."""
+
+    id = "test.stubborn"
+    input_schema: ClassVar[dict[str, Any]] = OBJECT
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(3600)
+        return {}
+
+
+class Steps(BaseTask):
+    """An async generator reporting progress 25, 50, 75, then success."""
+
+    id = "test.steps"
+
+    async def execute(self, inputs: dict[str, Any]):  # type: ignore[override]
+        for percent in (25, 50, 75):
+            yield TaskCtl.report_progress(f"step {percent}", percent)
+            await asyncio.sleep(0.01)
+        yield TaskCtl.success("all steps done", data={"steps": 3})
+
+
+class Flaky(BaseTask):
+    """Fails until its attempt number reaches ``succeed_on``; ``mode`` picks how it fails."""
+
+    id = "test.flaky"
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "succeed_on": {"type": "integer", "default": 3},
+            "mode": {"enum": ["raise", "retry"], "default": "raise"},
+            "delay": {"type": "number", "default": 0.05},
+        },
+    }
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        attempt = self.context.attempt
+        if attempt < inputs["succeed_on"]:
+            if inputs["mode"] == "retry":
+                raise Retry(delay=inputs["delay"], reason=f"not yet ({attempt})")
+            raise ConnectionError(f"attempt {attempt} failed")
+        return {"attempt": attempt}
+
+
+class Soft(BaseTask):
+    """Works until its soft time limit, then returns what it has."""
+
+    id = "test.soft"
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        rounds = 0
+        while not self.context.soft_timed_out:
+            rounds += 1
+            await asyncio.sleep(0.02)
+        return {"rounds": rounds, "wrapped_up": True}
+
+
+class Waiter(BaseTask):
+    """Waits for a signal and returns its data."""
+
+    id = "test.waiter"
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "key": {"type": "string", "default": "approval"},
+            "timeout": {"type": ["number", "null"], "default": None},
+        },
+    }
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        data = await self.context.wait(inputs["key"], timeout=inputs["timeout"])
+        return {"received": data}
+
+
+class NotSafe(Append):
+    """Like Append, but must not run twice."""
+
+    id = "test.not_safe"
+    rerun_safe = False
+
+
+ALL = (Append, Cooperative, WithCancel, Stubborn, Steps, Flaky, Soft, Waiter, NotSafe)
