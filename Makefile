@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml $(EXECUTOR_PACKAGES) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]' $(foreach p,$(EXECUTOR_PACKAGES),-e $(dir $(p)))
 	touch $@ $(VENV)/.installed
 
-demo: $(VENV)/.installed  ## run the demo tree on the embedded SQLite default
-	$(BIN)/python examples/demo.py
+demo: $(VENV)/.installed  ## run the demo tree file with the CLI on the embedded SQLite default
+	$(BIN)/taskflow run examples/demo.yaml
 
 test: $(STAMP)  ## the whole suite: core, then every executor package
 	$(BIN)/pytest -q tests $(foreach p,$(EXECUTOR_PACKAGES),$(dir $(p))tests)

@@ -117,7 +117,7 @@ class DependencyCycle(DefinitionError):
     """Raised when dependencies form a cycle; ``path`` lists it, first task repeated last."""
 
     def __init__(self, path: Sequence[str]) -> None:
-        super().__init__("dependency cycle: " + " -> ".join(path))
+        super().__init__("dependency cycle: " + " -> ".join(path), task=path[0] if path else None)
         self.path = list(path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -44,19 +45,23 @@ def test_readme_quickstart_runs_and_prints_every_task(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-def test_make_demo_runs_the_example_tree_on_the_default_database(tmp_path: Path) -> None:
+def test_make_demo_runs_the_example_tree_with_the_cli_on_the_default_database(
+    tmp_path: Path,
+) -> None:
     home = tmp_path / "home"
-    env = _env(home)
     done = subprocess.run(
         ["make", "--no-print-directory", "demo"],
         cwd=ROOT,
-        env=env,
+        env=_env(home),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"database: sqlite+aiosqlite:///{home}/taskflow.db" in done.stdout
-    assert re.search(r"total\s+completed\s+\{\"value\": 14\}", done.stdout)
-    assert re.search(r"tree [0-9a-f-]{36}: completed", done.stdout)
+    assert "taskflow run examples/demo.yaml" in done.stdout
+    assert re.search(r"tree [0-9a-f-]{36} completed", done.stdout)
+    result = json.loads(done.stdout[done.stdout.index("{") :])
+    assert result["count"] == {"value": 11}
+    assert result["summary"]["sorted"]["value"][:2] == ["and", "dependencies"]
+    assert (home / "taskflow.db").exists()  # the embedded default, where the README says

@@ -1,93 +1,56 @@
 """The ``taskflow`` command line.
 
-`main` is the one place where a `TaskflowError` becomes a message on stderr and exit code 2.
+`main` is the one place where an error becomes a message on stderr and an exit code:
+0 done, 1 the tree failed or was cancelled, 2 bad input (nothing ran), 130 interrupted.
+
+Shell completion (bash, zsh, fish) comes from click: for bash add
+``eval "$(_TASKFLOW_COMPLETE=bash_source taskflow)"`` to ~/.bashrc.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Coroutine
-from typing import Any, TypeVar
 
 import click
 
 from taskflow import __version__
-from taskflow.exceptions import TaskflowError
-from taskflow.runtime import create_session, default_database_url
-from taskflow.storage.sql import SqlRepository
-
-T = TypeVar("T")
-EXIT_BAD_INPUT = 2
-
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """The CLI's process edge into asyncio."""
-    return asyncio.run(coroutine)
+from taskflow.cli.common import configure_logging, report_error
+from taskflow.cli.db import db
+from taskflow.cli.executors import executor, executors
+from taskflow.cli.run import COMMANDS
+from taskflow.cli.tasks import tasks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="taskflow")
-def cli() -> None:
-    """Run trees of tasks through pluggable executors."""
-
-
-@cli.group()
-def db() -> None:
-    """Manage the database schema."""
-
-
-def _sql_repository(url: str | None) -> SqlRepository:
-    repository = create_session(url or default_database_url())
-    if not isinstance(repository, SqlRepository):
-        raise click.UsageError("schema commands need a SQL database URL, not memory://")
-    return repository
-
-
-@db.command()
 @click.option(
-    "--db", "url", envvar="TASKFLOW_DATABASE_URL", help="Database URL (default: the SQLite file)."
+    "-v", "--verbose", count=True, help="More logging (-vv for debug); tracebacks on errors."
 )
-@click.option("--revision", default="head", show_default=True, help="Upgrade up to this revision.")
-def upgrade(url: str | None, revision: str) -> None:
-    """Apply the schema migrations."""
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Run trees of tasks through pluggable executors.
 
-    async def go() -> str | None:
-        repository = _sql_repository(url)
-        try:
-            return await repository.upgrade(revision)
-        finally:
-            await repository.close()
+    \b
+    taskflow run tree.yaml            create a tree from a file and run it
+    taskflow validate tree.yaml       check a file, write nothing
+    taskflow tasks list / watch ID    look at trees, here or running elsewhere
+    taskflow executors list           what tasks can use
+    """
+    ctx.obj = -1 if quiet else verbose
+    configure_logging(ctx.obj)
 
-    click.echo(f"database at revision {run_async(go())}")
 
-
-@db.command()
-@click.option(
-    "--db", "url", envvar="TASKFLOW_DATABASE_URL", help="Database URL (default: the SQLite file)."
-)
-def current(url: str | None) -> None:
-    """Print the schema revision of the database."""
-
-    async def go() -> str | None:
-        repository = _sql_repository(url)
-        try:
-            return await repository.current_revision()
-        finally:
-            await repository.close()
-
-    click.echo(run_async(go()) or "none (empty database)")
+for command in (*COMMANDS, tasks, executors, executor, db):
+    cli.add_command(command)
 
 
 def main() -> None:
-    """Entry point: run the CLI; a taskflow error is one line on stderr and exit code 2."""
+    """Entry point of the ``taskflow`` script."""
+    verbosity = 1 if any(arg in ("-v", "-vv", "--verbose") for arg in sys.argv[1:]) else 0
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except TaskflowError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+    except BaseException as exc:  # the one place errors become exit codes
+        if isinstance(exc, SystemExit):
+            raise
+        sys.exit(report_error(exc, verbosity))

@@ -21,7 +21,7 @@ from taskflow.engine.settings import EngineSettings
 from taskflow.engine.subscription import follow_all, follow_tree
 from taskflow.events import EventBus, TaskEvent
 from taskflow.exceptions import InvalidTransition, TaskConflict, TreeBusy
-from taskflow.executors import ExecutorRegistry, get_registry
+from taskflow.executors import ExecutorRegistry, check_literal_inputs, get_registry
 from taskflow.models import Task, TaskTreeNode, utcnow
 from taskflow.storage import Change, TaskRepository
 
@@ -83,10 +83,21 @@ class TaskManager:
         Every check runs first (shape, dependencies, cycles, references, executors); a bad
         definition writes nothing and raises a `DefinitionError` naming the task.
         """
-        tasks = build_tree(definition, user_id=user_id)
-        check_tree(tasks, executors=self.registry.ids())
+        tasks = self.check(definition, user_id=user_id)
         await self.task_repository.insert(tasks)
         return TaskTreeNode.from_tasks(tasks)
+
+    def check(self, definition: Definition, *, user_id: str | None = None) -> list[Task]:
+        """Every check `create_tree` makes, writing nothing; returns the tasks it would create.
+
+        Raises:
+            DefinitionError: the shape, a dependency, a cycle, a reference, an unknown
+                executor, or literal inputs that violate their executor's schema.
+        """
+        tasks = build_tree(definition, user_id=user_id)
+        check_tree(tasks, executors=self.registry.ids())
+        check_literal_inputs(tasks, self.registry)
+        return tasks
 
     # -- running ------------------------------------------------------------------------------
 
@@ -174,8 +185,7 @@ class TaskManager:
         on_terminal: TerminalCallback | None = None,
     ) -> TaskTreeNode:
         """`create_tree` then `distribute_task_tree`, without reading the new tree back."""
-        tasks = build_tree(definition, user_id=user_id)
-        check_tree(tasks, executors=self.registry.ids())
+        tasks = self.check(definition, user_id=user_id)
         await self.task_repository.insert(tasks)
         return await self.wait(await self._start(tasks, on_terminal, checked=True))
 

@@ -133,4 +133,32 @@ class PythonCall(BaseTask):
         return value if isinstance(value, dict) else {"value": value}
 
 
-BUILTIN_EXECUTORS = (Noop, Sleep, Aggregate, PythonCall)
+class WaitSignal(BaseTask):
+    """Waits for data sent with ``notify`` (``taskflow tasks notify ID KEY --data JSON``)."""
+
+    id = "signal.wait"
+    name = "Wait for a signal"
+    input_schema: ClassVar[Mapping[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "key": {"type": "string", "default": "approval", "description": "What to wait for."},
+            "timeout": {"type": ["number", "null"], "minimum": 0, "default": None,
+                        "description": "Give up after this many seconds (null: wait forever)."},
+            "required": {"type": "boolean", "default": True,
+                         "description": "Fail when the timeout passes without a signal."},
+        },
+        "additionalProperties": False,
+    }
+    output_schema: ClassVar[Mapping[str, Any] | None] = {
+        "type": "object", "properties": {"data": {"description": "What notify sent."}}
+    }
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Park until the signal comes (holding no concurrency slot)."""
+        data = await self.context.wait(inputs["key"], timeout=inputs["timeout"])
+        if data is None and inputs["required"] and inputs["timeout"] is not None:
+            raise TimeoutError(f"no {inputs['key']!r} signal within {inputs['timeout']} s")
+        return {"data": data}
+
+
+BUILTIN_EXECUTORS = (Noop, Sleep, Aggregate, PythonCall, WaitSignal)

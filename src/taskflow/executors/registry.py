@@ -15,12 +15,14 @@ import dataclasses
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata
 from typing import Any, TypeVar, cast
 
-from taskflow.exceptions import RegistryError
+from taskflow.exceptions import DefinitionError, InputValidationError, RegistryError
 from taskflow.executors.base import ExecutableTask
+from taskflow.models import Task
+from taskflow.references import needs_resolution
 from taskflow.validation import InputValidator, SchemaError, check_schema
 
 logger = logging.getLogger("taskflow.registry")
@@ -285,3 +287,22 @@ def registered(
     finally:
         for executor_id in ids:
             target.unregister(executor_id)
+
+
+def check_literal_inputs(tasks: Iterable[Task], registry: ExecutorRegistry) -> None:
+    """Validate every task's inputs that hold no reference against its executor's schema.
+
+    Inputs with ``${...}`` references are checked just before the task runs instead, once the
+    references are resolved.
+
+    Raises:
+        DefinitionError: naming the task, the field path and the rule.
+    """
+    for task in tasks:
+        info = registry.get(task.executor) if task.executor is not None else None
+        if info is None or needs_resolution(task.inputs):
+            continue
+        try:
+            info.validator.validate(task.inputs, task_id=task.id)
+        except InputValidationError as exc:
+            raise DefinitionError(str(exc), task=task.key) from exc

@@ -1,6 +1,6 @@
-"""The demo: a small tree on the embedded SQLite default, printed when it is done.
+"""The Python API: a custom executor and a small tree on the embedded SQLite default.
 
-Run it with ``make demo`` (or ``python examples/demo.py``). It fans out three tasks, joins
+Run it with ``python examples/python_api.py``. It fans out three tasks, joins
 their results, and shows where the database lives.
 """
 

@@ -1,0 +1,5 @@
+"""``python -m taskflow.cli`` (used by ``taskflow run --detach``)."""
+
+from taskflow.cli import main
+
+main()

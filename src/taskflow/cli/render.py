@@ -1,0 +1,151 @@
+"""How trees and tasks look on a terminal (rich) and in a plain log or JSON (everything else)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from taskflow.cli.common import stdout
+from taskflow.engine import TaskManager
+from taskflow.events import TaskEvent
+from taskflow.models import Task, TaskStatus, TaskTreeNode, utcnow
+
+STYLE = {
+    TaskStatus.PENDING: ("○", "dim"),
+    TaskStatus.IN_PROGRESS: ("◐", "yellow"),
+    TaskStatus.COMPLETED: ("✔", "green"),
+    TaskStatus.FAILED: ("✖", "red"),
+    TaskStatus.CANCELLED: ("⊘", "magenta"),
+}
+LIVE_LINES = 40  # a bigger tree shows a summary and the interesting tasks only
+REFRESH_SECONDS = 0.25
+
+
+def elapsed(task: Task, now: datetime) -> str:
+    """How long the task ran (or has been running)."""
+    if task.started_at is None:
+        return ""
+    seconds = ((task.completed_at or now) - task.started_at).total_seconds()
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def progress_bar(fraction: float, width: int = 10) -> str:
+    """A small text progress bar."""
+    filled = round(fraction * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def task_line(task: Task, now: datetime) -> Text:
+    """One task: icon, key, executor, status, progress, elapsed, error."""
+    icon, style = STYLE[task.status]
+    line = Text.assemble((f"{icon} ", style), (task.key, "bold"))
+    line.append(f"  {task.executor or 'group'}", style="dim")
+    line.append(f"  {task.status.value}", style=style)
+    if task.status is TaskStatus.IN_PROGRESS:
+        line.append(f"  {progress_bar(task.progress)} {task.progress:4.0%}")
+    line.append(f"  {elapsed(task, now)}", style="dim")
+    if task.error and task.status is not TaskStatus.COMPLETED:
+        line.append(f"  {task.error}", style=style)
+    return line
+
+
+def tree_view(root: TaskTreeNode) -> RenderableType:
+    """The tree as a rich renderable (summarised when large)."""
+    now = utcnow()
+    nodes = list(root.walk())
+    if len(nodes) > LIVE_LINES:
+        return _summary(nodes, now)
+    view = Tree(task_line(root.task, now), guide_style="dim")
+    branches = {root.task.id: view}
+    for node in nodes[1:]:
+        parent = branches[node.task.parent_id or root.task.id]
+        branches[node.task.id] = parent.add(task_line(node.task, now))
+    return view
+
+
+def _summary(nodes: list[TaskTreeNode], now: datetime) -> RenderableType:
+    counts = collections.Counter(node.task.status for node in nodes)
+    head = Text.assemble(
+        *((f"{STYLE[s][0]} {counts[s]} {s.value}   ", STYLE[s][1]) for s in STYLE if counts[s])
+    )
+    notable = [
+        n.task for n in nodes if n.task.status in (TaskStatus.IN_PROGRESS, TaskStatus.FAILED)
+    ]
+    lines: list[RenderableType] = [task_line(nodes[0].task, now), head]
+    lines.extend(task_line(task, now) for task in notable[: LIVE_LINES - 2])
+    if len(notable) > LIVE_LINES - 2:
+        lines.append(Text(f"… and {len(notable) - LIVE_LINES + 2} more", style="dim"))
+    return Group(*lines)
+
+
+async def live_tree(manager: TaskManager, tree_id: str, done: asyncio.Future[Any]) -> None:
+    """Redraw the tree from the repository until ``done`` resolves, then draw it once more."""
+    with Live(console=stdout, auto_refresh=False, transient=False) as live:
+        while True:
+            tree = await manager.task_repository.get_task_tree(tree_id)
+            live.update(tree_view(tree), refresh=True)
+            if done.done() or tree.task.is_terminal:
+                break
+            await asyncio.wait([done], timeout=REFRESH_SECONDS)
+        live.update(tree_view(await manager.task_repository.get_task_tree(tree_id)), refresh=True)
+
+
+def event_line(event: TaskEvent) -> str:
+    """One event as a log line."""
+    data = dict(event.data)
+    key = data.pop("key", event.task_id)
+    data.pop("status", None)
+    details = " ".join(
+        f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in data.items()
+    )
+    return f"{event.time:%H:%M:%S} {key} {event.type.value} {details}".rstrip()
+
+
+async def plain_log(manager: TaskManager, tree_id: str, after: int = 0) -> None:
+    """Print every event of the tree as a line, until the tree is done."""
+    async for event in manager.subscribe(tree_id, after=after):
+        stdout.print(event_line(event), markup=False)
+
+
+def tasks_table(tasks: Iterable[Task]) -> Table:
+    """Tasks as a table."""
+    table = Table(box=None, header_style="bold")
+    for column in ("ID", "KEY", "EXECUTOR", "STATUS", "ATTEMPT", "TREE", "UPDATED"):
+        table.add_column(column, no_wrap=column in ("ID", "TREE"))
+    for task in tasks:
+        icon, style = STYLE[task.status]
+        table.add_row(
+            task.id,
+            task.key,
+            task.executor or "group",
+            Text(f"{icon} {task.status.value}", style=style),
+            str(task.attempt),
+            task.tree_id[:8],
+            f"{task.updated_at:%Y-%m-%d %H:%M:%S}",
+        )
+    return table
+
+
+def task_json(task: Task) -> dict[str, Any]:
+    """A task for ``--json``."""
+    return task.to_dict()
+
+
+def tree_json(tree: TaskTreeNode) -> dict[str, Any]:
+    """A tree for ``--json``: the root's result and every task's state."""
+    return {
+        "tree_id": tree.task.id,
+        "status": tree.task.status.value,
+        "result": tree.task.result,
+        "tasks": [task_json(node.task) for node in tree.walk()],
+    }

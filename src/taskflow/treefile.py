@@ -1,0 +1,225 @@
+"""Tree files: YAML or JSON documents that `taskflow run` turns into a tree definition.
+
+The format (its JSON Schema is ``taskflow/schemas/tree-file.schema.json``; ``taskflow schema``
+prints it)::
+
+    name: Fetch and merge
+    parameters: {base_url: "http://127.0.0.1:8080"}   # used as ${params.base_url}
+    defaults: {timeout: 30, retry: 2}                 # for every task that sets neither
+    concurrency: 4
+    deadline: 600
+    tasks:                                            # the root group's children
+      - {key: a, executor: http.request, inputs: {url: "${params.base_url}/a"}}
+      - {key: merge, executor: aggregate, dependencies: [a]}
+
+The seed lineage's flat JSON task list is accepted as it is. Errors carry the file and, where
+it can be found, the line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from taskflow.exceptions import DefinitionError
+
+_PARAMETER = re.compile(r"\$\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
+_WHOLE_PARAMETER = re.compile(r"^\$\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}$")
+TASK_DEFAULTS = ("timeout", "soft_timeout", "retry", "priority")
+
+
+class TreeFileError(DefinitionError):
+    """A tree file that cannot be read, parsed or understood; names the file and line."""
+
+    def __init__(
+        self, message: str, *, path: str, line: int | None = None, column: int | None = None
+    ) -> None:
+        where = path + (f":{line}" if line else "") + (f":{column}" if line and column else "")
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+        self.column = column
+
+
+@cache
+def tree_file_schema() -> dict[str, Any]:
+    """The JSON Schema of tree files."""
+    text = resources.files("taskflow").joinpath("schemas/tree-file.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TreeFile:
+    """A loaded tree file: the definition for `TaskManager.create_tree`, and run settings."""
+
+    path: str
+    definition: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    concurrency: int | None = None
+    user: str | None = None
+    text: str = dataclasses.field(default="", repr=False)
+
+    def line_of(self, key: str) -> int | None:
+        """The line where the task with this key (or id) is defined, if it can be found."""
+        match = re.search(
+            rf"^\s*-?\s*\"?(key|id)\"?\s*:\s*[\"']?{re.escape(key)}[\"']?\s*,?\s*$", self.text, re.M
+        )
+        if match is None:
+            match = re.search(
+                rf"[\"']?(key|id)[\"']?\s*:\s*[\"']?{re.escape(key)}[\"']?[,}}\s]", self.text
+            )
+        return self.text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _parse(text: str, path: str) -> Any:
+    if path.endswith(".json"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise TreeFileError(
+                f"invalid JSON: {exc.msg}", path=path, line=exc.lineno, column=exc.colno
+            ) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
+        raise TreeFileError(
+            f"invalid YAML: {problem}", path=path, line=line, column=column
+        ) from exc
+
+
+def _check_format(data: Any, text: str, path: str) -> None:
+    error = best_match(Draft202012Validator(tree_file_schema()).iter_errors(data))
+    if error is None:
+        return
+    location = "".join(
+        f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
+    ).lstrip(".")
+    line = _line_of_path(text, list(error.absolute_path))
+    raise TreeFileError(f"{location or 'the document'}: {error.message}", path=path, line=line)
+
+
+def _line_of_path(text: str, parts: list[Any]) -> int | None:
+    """Best effort: the line of a path in a YAML/JSON document (via YAML's node marks)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    for part in parts:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+        else:
+            break
+        if node is None:
+            return None
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def parse_assignments(assignments: Sequence[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs from ``--set``; values are read as YAML scalars (3 → int)."""
+    values: dict[str, Any] = {}
+    for item in assignments:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise DefinitionError(f"--set {item!r}: expected NAME=VALUE")
+        try:
+            values[name.strip()] = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            values[name.strip()] = raw
+    return values
+
+
+def _substitute(value: Any, params: Mapping[str, Any]) -> Any:
+    if isinstance(value, str) and "${" in value:
+        whole = _WHOLE_PARAMETER.match(value)
+        if whole:
+            return params[whole.group(1)]
+        return _PARAMETER.sub(lambda m: str(params[m.group(1)]), value)
+    if isinstance(value, Mapping):
+        return {k: _substitute(v, params) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, params) for v in value]
+    return value
+
+
+def _used_parameters(value: Any) -> set[str]:
+    return set(_PARAMETER.findall(json.dumps(value)))
+
+
+def _resolve_parameters(
+    document: Mapping[str, Any], overrides: Mapping[str, Any], path: str
+) -> dict[str, Any]:
+    declared = dict(document.get("parameters") or {})
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise TreeFileError(
+            f"--set {', '.join(unknown)}: no such parameter (declared: {known})", path=path
+        )
+    params = {**declared, **overrides}
+    used = _used_parameters(document.get("tasks"))
+    missing = sorted(name for name in used if params.get(name) is None)
+    if missing:
+        raise TreeFileError(
+            f"parameter(s) {', '.join(missing)} have no value: declare a default or use --set",
+            path=path,
+        )
+    return params
+
+
+def _with_defaults(task: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**{k: v for k, v in defaults.items() if k in TASK_DEFAULTS}, **task}
+    if merged.get("executor") is None and "children" in merged:  # groups take no attempt limits
+        for setting in ("timeout", "soft_timeout", "retry"):
+            if setting not in task:
+                merged.pop(setting, None)
+    if "children" in merged:
+        merged["children"] = [_with_defaults(child, defaults) for child in merged["children"]]
+    return merged
+
+
+def load_tree_file(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TreeFile:
+    """Read, check and expand a tree file; raise `TreeFileError` naming the file and line."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TreeFileError(f"cannot read the file: {exc.strerror}", path=name) from exc
+    data = _parse(text, name)
+    _check_format(data, text, name)
+    if isinstance(data, list):
+        if overrides:
+            raise TreeFileError(
+                "--set needs a tree file with parameters, not a flat task list", path=name
+            )
+        return TreeFile(name, data, text=text)
+    params = _resolve_parameters(data, overrides or {}, name)
+    tasks = _substitute(data["tasks"], params)
+    defaults = data.get("defaults") or {}
+    root: dict[str, Any] = {
+        "name": data.get("name") or Path(name).stem,
+        "children": [_with_defaults(task, defaults) for task in tasks],
+    }
+    for field in ("key", "deadline"):
+        if field in data:
+            root[field] = data[field]
+    return TreeFile(
+        name, root, concurrency=data.get("concurrency"), user=data.get("user"), text=text
+    )
