@@ -123,8 +123,9 @@ def parse_dependencies(raw: Any, *, task: str) -> tuple[Dependency, ...]:
 class _Builder:
     """Turns one definition into tasks, giving each a fresh id and a unique key."""
 
-    def __init__(self, user_id: str | None) -> None:
+    def __init__(self, user_id: str | None, explicit_keys: set[str]) -> None:
         self.user_id = user_id
+        self.explicit_keys = explicit_keys  # derived keys keep clear of these
         self.tasks: list[Task] = []
         self.ids_by_key: dict[str, str] = {}
         self.now = utcnow()
@@ -136,7 +137,7 @@ class _Builder:
                 "_"
             )
             key, n = base or f"task_{index}", 2
-            while key in self.ids_by_key:
+            while key in self.ids_by_key or key in self.explicit_keys:
                 key, n = f"{base}_{n}", n + 1
         if not isinstance(key, str) or not key or "." in key:
             raise DefinitionError(f"key {key!r} must be a non-empty string without dots")
@@ -274,7 +275,7 @@ def build_tree(
 
     Only the shape is checked here; `check_tree` checks the graph.
     """
-    builder = _Builder(user_id)
+    builder = _Builder(user_id, _explicit_keys(definition))
     if isinstance(definition, Mapping):
         builder.add_nested(definition)
     elif isinstance(definition, Sequence) and not isinstance(definition, str):
@@ -286,6 +287,22 @@ def build_tree(
             f"a tree definition is a mapping or a list of tasks, not {type(definition).__name__}"
         )
     return builder.link_dependencies()
+
+
+def _explicit_keys(definition: Any) -> set[str]:
+    """Keys (or local ids) written in the definition."""
+    keys: set[str] = set()
+    stack = list(definition) if isinstance(definition, list) else [definition]
+    while stack:
+        spec = stack.pop()
+        if isinstance(spec, Mapping):
+            key = spec.get("key", spec.get("id"))
+            if isinstance(key, str):
+                keys.add(key)
+            children = spec.get("children")
+            if isinstance(children, list):
+                stack.extend(children)
+    return keys
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:

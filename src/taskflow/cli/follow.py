@@ -62,8 +62,8 @@ async def follow(manager: TaskManager, tree_id: str, *, as_json: bool, interacti
             await done
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(viewer, 5)
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
+    finally:  # Ctrl-C from now on only hurries the clean-up along: ignore it
+        loop.add_signal_handler(signal.SIGINT, lambda: None)
     tree = await manager.task_repository.get_task_tree(tree_id)
     show_outcome(tree, as_json=as_json)
     return exit_code(tree, interrupts.count)

@@ -49,6 +49,8 @@ def task_line(task: Task, now: datetime) -> Text:
     """One task: icon, key, executor, status, progress, elapsed, error."""
     icon, style = STYLE[task.status]
     line = Text.assemble((f"{icon} ", style), (task.key, "bold"))
+    if task.name not in (task.key, task.executor):
+        line.append(f"  {task.name}")
     line.append(f"  {task.executor or 'group'}", style="dim")
     line.append(f"  {task.status.value}", style=style)
     if task.status is TaskStatus.IN_PROGRESS:

@@ -428,7 +428,7 @@ class TreeRun:
             return
         status, error, error_type = outcome.status, outcome.error, outcome.error_type
         if context.is_cancelled and status is not S.FAILED:
-            forced = " (stopped by force after the grace period)" if error == FORCED_STOP else ""
+            forced = " (stopped by force)" if error == FORCED_STOP else ""
             status, error, error_type = S.CANCELLED, f"{context.cancel_reason}{forced}", "Cancelled"
         delay = (
             self._retry_delay(node, outcome)

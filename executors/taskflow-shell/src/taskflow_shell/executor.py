@@ -1,0 +1,195 @@
+"""``shell.run``: run a command in its own process group, with limits on time and output."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import enum
+import os
+import shlex
+import signal
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from taskflow import BaseTask, TaskExecutionError
+from taskflow_shell.process import (
+    LineSink,
+    StreamCapture,
+    describe_exit,
+    drain,
+    feed_stdin,
+    signal_group,
+    spawn,
+    stop_group,
+)
+from taskflow_shell.schema import INPUT_SCHEMA, OUTPUT_SCHEMA
+
+SHELL = "/bin/sh"
+STDERR_IN_ERROR_CHARS = 500
+
+
+class ShellError(TaskExecutionError):
+    """Raised when a command cannot be started as given (bad inputs, missing program or cwd)."""
+
+
+class _Ending(enum.Enum):
+    EXITED = "exited"
+    TIMED_OUT = "timed out"
+    CANCELLED = "cancelled"
+
+
+def command_argv(inputs: Mapping[str, Any]) -> list[str]:
+    """The argv to run: the list as given, or ``/bin/sh -c STRING`` when ``shell`` is true.
+
+    Raises:
+        ShellError: a string without ``shell: true``, or a list with it.
+    """
+    command = inputs["command"]
+    if inputs["shell"]:
+        if not isinstance(command, str):
+            raise ShellError("inputs.command: with shell: true, give the command as one string")
+        return [SHELL, "-c", command]
+    if isinstance(command, str):
+        raise ShellError(
+            "inputs.command: a string needs shell: true; without a shell, give the program "
+            f"and its arguments as a list, e.g. {shlex.split(command)!r}"
+        )
+    return list(command)
+
+
+def _check_setup(inputs: Mapping[str, Any]) -> None:
+    try:
+        codecs.lookup(inputs["encoding"])
+    except LookupError:
+        raise ShellError(f"inputs.encoding: unknown encoding {inputs['encoding']!r}") from None
+    cwd = inputs["cwd"]
+    if cwd is not None and not os.path.isdir(cwd):
+        raise ShellError(f"inputs.cwd: {cwd!r} is not a directory")
+
+
+class ShellRun(BaseTask):
+    """Runs a command (an argv list; a shell only when asked) and captures its output.
+
+    The command leads a process group of its own: a timeout or a cancellation kills the group
+    (SIGTERM, then SIGKILL), so nothing it started is left running; background processes it
+    leaves in its group are killed when it exits. ``rerun_safe`` is false: a command may have
+    side effects, so a run interrupted by a crash is not repeated on resume (subclass with
+    ``rerun_safe = True`` for commands that are safe to repeat). Register the class, not an
+    instance: an instance holds the state of the one run it is doing.
+    """
+
+    id = "shell.run"
+    name = "Shell command"
+    description = "Runs a command (argv, no shell unless asked) with time and output limits."
+    input_schema: ClassVar[Mapping[str, Any]] = INPUT_SCHEMA
+    output_schema: ClassVar[Mapping[str, Any] | None] = OUTPUT_SCHEMA
+    rerun_safe = False
+    max_concurrency = 8
+
+    def __init__(self) -> None:
+        self._stop = asyncio.Event()
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Run the command; fail on a timeout or an exit code that is not allowed."""
+        argv = command_argv(inputs)
+        _check_setup(inputs)
+        env = {**(os.environ if inputs["inherit_env"] else {}), **inputs["env"]}
+        log = self._logger() if inputs["log_output"] else None
+        limit, encoding = inputs["max_output_bytes"], inputs["encoding"]
+        captures = [StreamCapture(name, limit, encoding, log) for name in ("stdout", "stderr")]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            process = await spawn(
+                argv, cwd=inputs["cwd"], env=env, with_stdin=inputs["stdin"] is not None
+            )
+        except FileNotFoundError as exc:
+            raise ShellError(f"inputs.command[0]: program {argv[0]!r} not found") from exc
+        except PermissionError as exc:
+            raise ShellError(f"inputs.command[0]: {argv[0]!r} is not executable") from exc
+        ending, code = await self._supervise(process, captures, inputs)
+        result = {
+            "command": argv,
+            "exit_code": code,
+            "stdout": captures[0].text(),
+            "stderr": captures[1].text(),
+            "stdout_truncated": captures[0].truncated,
+            "stderr_truncated": captures[1].truncated,
+            "duration_seconds": round(loop.time() - started, 3),
+        }
+        return _judge(result, ending, inputs)
+
+    async def cancel(self) -> None:
+        """Stop the command: its process group is killed, and the run ends with the output
+        captured so far as its result."""
+        self._stop.set()
+
+    async def _supervise(
+        self,
+        process: asyncio.subprocess.Process,
+        captures: list[StreamCapture],
+        inputs: Mapping[str, Any],
+    ) -> tuple[_Ending, int | None]:
+        """Wait for the command to end (or be stopped); always leave its group dead."""
+        assert process.stdout is not None
+        assert process.stderr is not None
+        helpers = [
+            asyncio.create_task(captures[0].read_from(process.stdout)),
+            asyncio.create_task(captures[1].read_from(process.stderr)),
+        ]
+        if inputs["stdin"] is not None:
+            stdin = inputs["stdin"].encode(inputs["encoding"], errors="replace")
+            helpers.append(asyncio.create_task(feed_stdin(process, stdin)))
+        try:
+            ending = await self._wait(process, inputs["timeout"])
+            await stop_group(process)
+        except BaseException:
+            signal_group(process, signal.SIGKILL)  # stopped by force: never leave it running
+            raise
+        finally:
+            await drain(helpers)
+        return ending, process.returncode
+
+    async def _wait(self, process: asyncio.subprocess.Process, timeout: float) -> _Ending:
+        waits = {asyncio.ensure_future(process.wait()): _Ending.EXITED}
+        for flag in (self._stop, self.context.cancel_requested):
+            if flag is not None:
+                waits[asyncio.ensure_future(flag.wait())] = _Ending.CANCELLED
+        try:
+            done, _ = await asyncio.wait(
+                waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        if not done:
+            return _Ending.TIMED_OUT
+        endings = {waits[finished] for finished in done}
+        return _Ending.EXITED if _Ending.EXITED in endings else _Ending.CANCELLED
+
+    def _logger(self) -> LineSink:
+        context = self.context
+
+        def log_line(stream: str, line: str) -> None:
+            context.log(line, stream=stream)
+
+        return log_line
+
+
+def _judge(result: dict[str, Any], ending: _Ending, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The task's result: the output, or a failure keeping the output for inspection."""
+    shown = shlex.join(result["command"])[:200]
+    if ending is _Ending.TIMED_OUT:
+        error = (
+            f"command {shown} did not finish within {inputs['timeout']:g} s; "
+            "its process group was killed"
+        )
+        return {**result, "status": "failed", "error": error, "error_type": "CommandTimeout"}
+    code = result["exit_code"]
+    if ending is _Ending.EXITED and code not in inputs["allowed_exit_codes"]:
+        stderr = result["stderr"][-STDERR_IN_ERROR_CHARS:].strip()
+        error = f"command {shown} ended with {describe_exit(code)}" + (
+            f"; stderr: {stderr}" if stderr else ""
+        )
+        return {**result, "status": "failed", "error": error, "error_type": "CommandFailed"}
+    return result
