@@ -272,12 +272,9 @@ def test_approval_released_by_tasks_notify(cli: Cli) -> None:
 def _start_long_run(
     cli: Cli, tmp_path: Path, executor: str = "sleep"
 ) -> tuple[subprocess.Popen[str], str]:
-    task = (
-        "{executor: sleep, inputs: {seconds: 1}}"
-        if executor == "sleep"
-        # stops when asked
-        else "{executor: python.call, inputs: {function: 'time:sleep', args: [2]}}"
-    )  # ignores the flag
+    stops_when_asked = "{executor: sleep, inputs: {seconds: 1}}"
+    ignores_the_flag = "{executor: python.call, inputs: {function: 'time:sleep', args: [1.5]}}"
+    task = stops_when_asked if executor == "sleep" else ignores_the_flag
     tree_file = write(
         tmp_path,
         "long.yaml",
