@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from control_executors import ALL
 
-from taskflow import TaskManager, TaskStatus, TerminalOutcome
+from taskflow import BaseTask, TaskManager, TaskStatus, TerminalOutcome
 from taskflow.events import EventType
 from taskflow.executors import registered
 
@@ -402,3 +402,65 @@ async def test_retry_task_runs_a_failed_task_again(manager: TaskManager) -> None
     assert (final["flaky"].status, final["flaky"].attempt) == (S.COMPLETED, 2)
     assert final["after"].status is S.COMPLETED and final["root"].status is S.COMPLETED
     assert [a["status"] for a in final["flaky"].attempts] == ["failed", "completed"]
+
+
+class SharedEcho(BaseTask):
+    """Registered as one shared instance: the context must still be each task's own."""
+
+    id = "test.shared_echo"
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        before = self.context.task_id
+        await asyncio.sleep(0.01 * inputs["n"])
+        await self.context.report_progress(0.5, f"half of {self.context.key}")
+        self.context.log("checked", n=inputs["n"])
+        return {"before": before, "after": self.context.task_id, "key": self.context.key}
+
+
+async def test_a_shared_instance_sees_each_tasks_own_context(make_manager: Any) -> None:
+    manager = make_manager(concurrency=20)
+    with registered(SharedEcho()):
+        tree = await manager.run_tree(
+            {
+                "key": "root",
+                "children": [
+                    task(f"t{n}", "test.shared_echo", inputs={"n": 20 - n}) for n in range(20)
+                ],
+            }
+        )
+    for node in tree.children:
+        assert node.task.result == {
+            "before": node.task.id,
+            "after": node.task.id,
+            "key": node.task.key,
+        }
+    events = await manager.task_repository.events.read(tree.task.id)
+    logs = [e for e in events if e.type is EventType.LOG]
+    assert len(logs) == 20 and {e.data["n"] for e in logs} == set(range(1, 21))
+
+
+async def test_progress_rolls_up_to_the_parent_group(make_manager: Any) -> None:
+    manager = make_manager(concurrency=4)
+    tree = await manager.create_tree(
+        {
+            "key": "root",
+            "children": [
+                {"key": "stage", "children": [task("a", "test.waiter"), task("b", "noop")]}
+            ],
+        }
+    )
+    tree_id = await manager.start(tree.task.id)
+    stage_id = tree.find("stage").task.id  # type: ignore[union-attr]
+
+    async def stage_progress() -> float:
+        return (await manager.get_state(stage_id)).progress
+
+    for _ in range(100):  # b completes (1.0), a waits (0.0): the stage is half way
+        if await stage_progress() == 0.5:
+            break
+        await asyncio.sleep(0.02)
+    assert await stage_progress() == 0.5
+    assert [t.key for t in manager.running_tasks()] == ["a"]
+    await manager.notify(tree.find("a").task.id, "approval", True)  # type: ignore[union-attr]
+    final = await manager.wait(tree_id)
+    assert final.find("stage").task.progress == 1.0  # type: ignore[union-attr]

@@ -48,13 +48,6 @@ class Upkeep:
         if message:
             data["message"] = message
         self.run_.emit(node, EventType.PROGRESS, data)
-        self._roll_up(node.parent)
-
-    def _roll_up(self, group: Node | None) -> None:
-        while group is not None and group.is_group and not group.task.is_terminal:
-            parts = [1.0 if c.task.is_terminal else c.task.progress for c in group.children]
-            self.run_.update(group, progress=sum(parts) / len(parts))
-            group = group.parent
 
     def log(self, context: ExecutionContext, message: str, fields: Mapping[str, Any]) -> None:
         """A log line as an event."""

@@ -26,6 +26,7 @@ class Node:
         "has_references",
         "opened",
         "parent",
+        "progress_sum",
         "requirements",
         "task",
         "unfinished_children",
@@ -41,6 +42,7 @@ class Node:
         self.waiting = 0  # dependencies not yet terminal
         self.unfinished_children = 0
         self.failed_requirement: Node | None = None
+        self.progress_sum = 0.0  # a group's: its children's effective progress, added up
         self.has_references = bool(task.inputs) and needs_resolution(task.inputs)
         self.opened = task.executor is None and task.status is TaskStatus.IN_PROGRESS
 
@@ -56,6 +58,11 @@ class Node:
     def is_group(self) -> bool:
         """Whether the task only groups its children."""
         return self.task.executor is None
+
+    @property
+    def effective_progress(self) -> float:
+        """What this task contributes to its parent's progress (1.0 once finished)."""
+        return 1.0 if self.task.is_terminal else self.task.progress
 
     def lookup(self) -> dict[str, Any]:
         """What a reference to this task sees: its result, status and error."""
@@ -75,6 +82,8 @@ class RunGraph:
         self.root = roots[0]
         for node in self.nodes.values():
             self._link(node)
+        for node in self.nodes.values():
+            node.progress_sum = sum(child.effective_progress for child in node.children)
 
     def _link(self, node: Node) -> None:
         parent_id = node.task.parent_id
@@ -139,6 +148,21 @@ class RunGraph:
             node.parent.unfinished_children -= 1
             affected.append(node.parent)
         return affected
+
+    @staticmethod
+    def progress_changed(node: Node, before: float) -> list[tuple[Node, float]]:
+        """``node``'s effective progress moved from ``before``: the groups above it whose
+        progress changes, with their new progress (incremental: O(depth))."""
+        changed: list[tuple[Node, float]] = []
+        delta = node.effective_progress - before
+        group = node.parent
+        while group is not None and group.is_group and delta and not group.task.is_terminal:
+            group.progress_sum += delta
+            old = group.task.progress
+            new = group.progress_sum / len(group.children)
+            changed.append((group, new))
+            delta, group = new - old, group.parent
+        return changed
 
     @staticmethod
     def subtree(node: Node) -> Iterator[Node]:

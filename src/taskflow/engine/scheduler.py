@@ -494,7 +494,10 @@ class TreeRun:
         """Change a node's status in memory; queue the write and its event (merged per batch)."""
         check_transition(node.task.id, node.task.status, target)
         values["status"] = target
+        before = node.effective_progress
         self._record(node, values, lease)
+        if node.effective_progress != before:
+            self._roll_up(node, before)
         data: dict[str, Any] = {
             "key": node.task.key,
             "status": target.value,
@@ -508,7 +511,14 @@ class TreeRun:
 
     def update(self, node: Node, **values: Any) -> None:
         """Change fields of a node without changing its status (progress, cancel requests)."""
+        before = node.effective_progress
         self._record(node, values, None)
+        if "progress" in values:
+            self._roll_up(node, before)
+
+    def _roll_up(self, node: Node, before: float) -> None:
+        for group, progress in self.graph.progress_changed(node, before):
+            self._record(group, {"progress": progress}, None)
 
     def _record(self, node: Node, values: dict[str, Any], lease: dict[str, Any] | None) -> None:
         task = node.task

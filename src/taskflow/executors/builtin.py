@@ -142,15 +142,23 @@ class WaitSignal(BaseTask):
         "type": "object",
         "properties": {
             "key": {"type": "string", "default": "approval", "description": "What to wait for."},
-            "timeout": {"type": ["number", "null"], "minimum": 0, "default": None,
-                        "description": "Give up after this many seconds (null: wait forever)."},
-            "required": {"type": "boolean", "default": True,
-                         "description": "Fail when the timeout passes without a signal."},
+            "timeout": {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "default": None,
+                "description": "Give up after this many seconds (null: wait forever).",
+            },
+            "required": {
+                "type": "boolean",
+                "default": True,
+                "description": "Fail when the timeout passes without a signal.",
+            },
         },
         "additionalProperties": False,
     }
     output_schema: ClassVar[Mapping[str, Any] | None] = {
-        "type": "object", "properties": {"data": {"description": "What notify sent."}}
+        "type": "object",
+        "properties": {"data": {"description": "What notify sent."}},
     }
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:

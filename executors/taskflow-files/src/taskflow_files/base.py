@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 from taskflow import BaseTask
-
 from taskflow_files.sandbox import FilesError, Sandbox
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024

@@ -12,6 +12,7 @@ Give the sandbox to taskflow alone.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Iterator
@@ -103,6 +104,11 @@ class Sandbox:
         if relative.is_absolute():
             raise SandboxError(f"{field}: {path!r} must be relative to the sandbox root")
         return relative
+
+
+async def lexists(path: Path) -> bool:
+    """Whether anything, a dangling symbolic link included, is at ``path``."""
+    return await asyncio.to_thread(os.path.lexists, path)
 
 
 @contextlib.contextmanager
