@@ -51,47 +51,58 @@ async def assert_gone(pid: int) -> None:
 
 
 async def test_contract() -> None:
-    await check_executor(ShellRun, cancel_inputs={"command": ["sleep", "30"]})
+    await check_executor(ShellRun, cancel_inputs={"argv": ["sleep", "30"]})
 
 
 async def test_runs_an_argv_and_captures_its_output() -> None:
-    task = await run({"command": ["echo", "hello", "world"]})
+    task = await run({"argv": ["echo", "hello", "world"]})
     assert task.status is S.COMPLETED
     assert task.result is not None
     assert task.result["stdout"] == "hello world\n"
-    assert (task.result["exit_code"], task.result["command"]) == (0, ["echo", "hello", "world"])
+    assert (task.result["exit_code"], task.result["argv"]) == (0, ["echo", "hello", "world"])
 
 
 async def test_argv_elements_reach_the_program_verbatim_never_a_shell(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     hostile = f"x; touch {marker}; echo $(id) `id` | cat > {marker}"
-    task = await run({"command": ["printf", "%s", hostile]})
+    task = await run({"argv": ["printf", "%s", hostile]})
     assert task.result is not None
     assert task.result["stdout"] == hostile
     assert not marker.exists()
 
 
-async def test_a_string_command_needs_shell_true() -> None:
+async def test_a_command_string_needs_shell_true() -> None:
     task = await run({"command": "echo hi; echo there"})
     assert (task.status, task.error_type) == (S.FAILED, "ShellError")
-    assert "inputs.command: a string needs shell: true" in (task.error or "")
-    assert "['echo', 'hi;', 'echo', 'there']" in (task.error or "")
+    assert task.error == (
+        "inputs.command: a command string runs only with shell: true; without a shell, give "
+        "argv, e.g. ['echo', 'hi;', 'echo', 'there']"
+    )
 
 
 async def test_shell_true_runs_a_string_through_sh() -> None:
     task = await run({"command": "echo $((1 + 2)) | tr 3 x", "shell": True})
     assert task.result is not None
     assert task.result["stdout"] == "x\n"
-    assert task.result["command"][:2] == ["/bin/sh", "-c"]
+    assert task.result["argv"][:2] == ["/bin/sh", "-c"]
 
 
-async def test_shell_true_wants_a_string() -> None:
-    task = await run({"command": ["echo", "hi"], "shell": True})
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"argv": ["echo", "hi"], "shell": True}, "inputs.shell: shell: true runs command"),
+        ({"argv": ["echo"], "command": "echo"}, "inputs: give argv (a list, run without a shell)"),
+        ({}, "inputs: give argv (a list, run without a shell) or command"),
+    ],
+)
+async def test_argv_or_command_with_shell(inputs: dict[str, Any], message: str) -> None:
+    task = await run(inputs)
     assert (task.status, task.error_type) == (S.FAILED, "ShellError")
+    assert (task.error or "").startswith(message)
 
 
 async def test_a_non_zero_exit_fails_and_keeps_the_output() -> None:
-    task = await run({"command": ["sh", "-c", "echo partial; echo oops >&2; exit 3"]})
+    task = await run({"argv": ["sh", "-c", "echo partial; echo oops >&2; exit 3"]})
     assert (task.status, task.error_type) == (S.FAILED, "CommandFailed")
     assert task.error == (
         "command sh -c 'echo partial; echo oops >&2; exit 3' ended with exit code 3; stderr: oops"
@@ -101,7 +112,7 @@ async def test_a_non_zero_exit_fails_and_keeps_the_output() -> None:
 
 
 async def test_allowed_exit_codes() -> None:
-    task = await run({"command": ["sh", "-c", "exit 3"], "allowed_exit_codes": [0, 3]})
+    task = await run({"argv": ["sh", "-c", "exit 3"], "allowed_exit_codes": [0, 3]})
     assert task.status is S.COMPLETED
     assert task.result is not None
     assert task.result["exit_code"] == 3
@@ -109,7 +120,7 @@ async def test_allowed_exit_codes() -> None:
 
 async def test_output_beyond_the_limit_is_dropped_and_flagged() -> None:
     script = "import sys; sys.stdout.write('x' * 5000); sys.stderr.write('e' * 10)"
-    task = await run({"command": [PYTHON, "-c", script], "max_output_bytes": 100})
+    task = await run({"argv": [PYTHON, "-c", script], "max_output_bytes": 100})
     assert task.status is S.COMPLETED
     assert task.result is not None
     assert (task.result["stdout"], task.result["stdout_truncated"]) == ("x" * 100, True)
@@ -118,7 +129,7 @@ async def test_output_beyond_the_limit_is_dropped_and_flagged() -> None:
 
 async def test_output_lines_are_streamed_as_task_logs(task_manager: TaskManager) -> None:
     script = "echo one; echo two >&2; printf 'three'"
-    task = await run_executor(ShellRun, {"command": ["sh", "-c", script]}, manager=task_manager)
+    task = await run_executor(ShellRun, {"argv": ["sh", "-c", script]}, manager=task_manager)
     events = await task_manager.task_repository.events.read(task.tree_id)
     logs = sorted((e.data["stream"], e.data["message"]) for e in events if e.type is EventType.LOG)
     assert logs == [("stderr", "two"), ("stdout", "one"), ("stdout", "three")]
@@ -128,7 +139,7 @@ async def test_truncation_is_logged_once_and_the_rest_is_not(task_manager: TaskM
     script = "for i in $(seq 1 1000); do echo line$i; done"
     task = await run_executor(
         ShellRun,
-        {"command": ["sh", "-c", script], "max_output_bytes": 14},
+        {"argv": ["sh", "-c", script], "max_output_bytes": 14},
         manager=task_manager,
     )
     events = await task_manager.task_repository.events.read(task.tree_id)
@@ -138,7 +149,7 @@ async def test_truncation_is_logged_once_and_the_rest_is_not(task_manager: TaskM
 
 async def test_a_timeout_kills_the_whole_process_group() -> None:
     started = asyncio.get_running_loop().time()
-    task = await run({"command": [PYTHON, "-c", SPAWNER], "timeout": 1})
+    task = await run({"argv": [PYTHON, "-c", SPAWNER], "timeout": 1})
     assert asyncio.get_running_loop().time() - started < 5
     assert (task.status, task.error_type) == (S.FAILED, "CommandTimeout")
     assert "did not finish within 1 s; its process group was killed" in (task.error or "")
@@ -148,7 +159,7 @@ async def test_a_timeout_kills_the_whole_process_group() -> None:
 
 async def test_cancel_kills_the_whole_process_group(task_manager: TaskManager) -> None:
     tree = await task_manager.create_tree(
-        {"key": "spawn", "executor": "shell.run", "inputs": {"command": [PYTHON, "-c", SPAWNER]}}
+        {"key": "spawn", "executor": "shell.run", "inputs": {"argv": [PYTHON, "-c", SPAWNER]}}
     )
     tree_id = await task_manager.start(tree)
     grandchild = await asyncio.wait_for(_first_log_line(task_manager, tree_id), 10)
@@ -169,16 +180,16 @@ async def _first_log_line(manager: TaskManager, tree_id: str) -> int:
 
 
 async def test_stdin_is_written_or_closed() -> None:
-    task = await run({"command": ["cat"], "stdin": "hello"})
+    task = await run({"argv": ["cat"], "stdin": "hello"})
     assert task.result is not None
     assert task.result["stdout"] == "hello"
-    task = await run({"command": ["cat"], "timeout": 5})
+    task = await run({"argv": ["cat"], "timeout": 5})
     assert task.status is S.COMPLETED  # stdin is /dev/null: cat does not wait for input
 
 
 async def test_env_and_cwd(tmp_path: Path) -> None:
     inputs = {
-        "command": ["sh", "-c", 'echo "$GREETING-$HOME"; pwd'],
+        "argv": ["sh", "-c", 'echo "$GREETING-$HOME"; pwd'],
         "env": {"GREETING": "hi"},
         "inherit_env": False,
         "cwd": str(tmp_path),
@@ -192,15 +203,15 @@ async def test_env_and_cwd(tmp_path: Path) -> None:
     ("inputs", "message"),
     [
         (
-            {"command": ["no-such-program-xyz"]},
-            "inputs.command[0]: program 'no-such-program-xyz' not found",
+            {"argv": ["no-such-program-xyz"]},
+            "inputs.argv[0]: program 'no-such-program-xyz' not found",
         ),
         (
-            {"command": ["true"], "cwd": "/no/such/dir"},
+            {"argv": ["true"], "cwd": "/no/such/dir"},
             "inputs.cwd: '/no/such/dir' is not a directory",
         ),
         (
-            {"command": ["true"], "encoding": "klingon"},
+            {"argv": ["true"], "encoding": "klingon"},
             "inputs.encoding: unknown encoding 'klingon'",
         ),
     ],

@@ -136,29 +136,41 @@ class EngineWriter(Writer):
         self._sane_rowcount = bool(engine.dialect.supports_sane_multi_rowcount)
 
     async def write(self, statements: Sequence[Statement]) -> list[str]:
-        """One transaction on a pooled connection."""
+        """One transaction on a pooled connection.
+
+        A single-row statement runs as ``execute``, whose row count the driver reports; the
+        rows of ``executemany`` statements whose count is unknown (asyncpg) are verified with
+        one ``SELECT`` for the whole transaction.
+        """
         try:
             async with self.engine.connect() as plain:
                 conn = await plain.execution_options(taskflow_write=True)
                 async with conn.begin():
+                    unverified: dict[str, str] = {}
                     conflicts: list[str] = []
                     for statement in statements:
-                        result = await conn.exec_driver_sql(statement.sql, statement.rows)
+                        single = len(statement.rows) == 1
+                        params = statement.rows[0] if single else statement.rows
+                        result = await conn.exec_driver_sql(statement.sql, params)
                         if statement.targets is None:
                             continue
-                        if self._sane_rowcount and result.rowcount == len(statement.rows):
+                        counted = single or self._sane_rowcount
+                        if counted and result.rowcount == len(statement.rows):
                             continue
-                        ids = list(statement.targets)
-                        rows = await conn.exec_driver_sql(
-                            _conflict_sql(self.dialect, len(ids)), tuple(ids)
-                        )
-                        found = {str(task_id): str(status) for task_id, status in cast(Any, rows)}
-                        conflicts.extend(_conflicts(found, statement.targets))
+                        unverified.update(statement.targets)
+                    if unverified:
+                        conflicts = await self._conflicts(conn, unverified)
                     return conflicts
         except sa.exc.IntegrityError as exc:
             raise DefinitionError(f"the database refused the write: {exc.orig}") from exc
         except sa.exc.DBAPIError as exc:
             raise StorageError(f"database error: {exc.orig}") from exc
+
+    async def _conflicts(self, conn: Any, targets: dict[str, str]) -> list[str]:
+        ids = list(targets)
+        rows = await conn.exec_driver_sql(_conflict_sql(self.dialect, len(ids)), tuple(ids))
+        found = {str(task_id): str(status) for task_id, status in cast(Any, rows)}
+        return _conflicts(found, targets)
 
     async def close(self) -> None:
         """The engine is closed by the repository."""

@@ -39,22 +39,34 @@ class _Ending(enum.Enum):
 
 
 def command_argv(inputs: Mapping[str, Any]) -> list[str]:
-    """The argv to run: the list as given, or ``/bin/sh -c STRING`` when ``shell`` is true.
+    """What to run: ``argv`` as given, or ``/bin/sh -c COMMAND`` for a command with ``shell``.
 
     Raises:
-        ShellError: a string without ``shell: true``, or a list with it.
+        ShellError: neither or both of argv and command, or a shell setting that does not fit.
     """
-    command = inputs["command"]
-    if inputs["shell"]:
-        if not isinstance(command, str):
-            raise ShellError("inputs.command: with shell: true, give the command as one string")
-        return [SHELL, "-c", command]
-    if isinstance(command, str):
+    argv, command = inputs.get("argv"), inputs.get("command")
+    if (argv is None) == (command is None):
         raise ShellError(
-            "inputs.command: a string needs shell: true; without a shell, give the program "
-            f"and its arguments as a list, e.g. {shlex.split(command)!r}"
+            "inputs: give argv (a list, run without a shell) or command (a string, with "
+            "shell: true), not both or neither"
         )
-    return list(command)
+    if command is None:
+        if inputs["shell"]:
+            raise ShellError("inputs.shell: shell: true runs command (a string), not argv")
+        return list(argv)
+    if not inputs["shell"]:
+        raise ShellError(
+            "inputs.command: a command string runs only with shell: true; without a shell, "
+            f"give argv, e.g. {_suggested_argv(command)!r}"
+        )
+    return [SHELL, "-c", command]
+
+
+def _suggested_argv(command: str) -> list[str]:
+    try:
+        return shlex.split(command)
+    except ValueError:  # unbalanced quotes
+        return command.split()
 
 
 def _check_setup(inputs: Mapping[str, Any]) -> None:
@@ -104,12 +116,12 @@ class ShellRun(BaseTask):
                 argv, cwd=inputs["cwd"], env=env, with_stdin=inputs["stdin"] is not None
             )
         except FileNotFoundError as exc:
-            raise ShellError(f"inputs.command[0]: program {argv[0]!r} not found") from exc
+            raise ShellError(f"inputs.argv[0]: program {argv[0]!r} not found") from exc
         except PermissionError as exc:
-            raise ShellError(f"inputs.command[0]: {argv[0]!r} is not executable") from exc
+            raise ShellError(f"inputs.argv[0]: {argv[0]!r} is not executable") from exc
         ending, code = await self._supervise(process, captures, inputs)
         result = {
-            "command": argv,
+            "argv": argv,
             "exit_code": code,
             "stdout": captures[0].text(),
             "stderr": captures[1].text(),
@@ -178,7 +190,7 @@ class ShellRun(BaseTask):
 
 def _judge(result: dict[str, Any], ending: _Ending, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """The task's result: the output, or a failure keeping the output for inspection."""
-    shown = shlex.join(result["command"])[:200]
+    shown = shlex.join(result["argv"])[:200]
     if ending is _Ending.TIMED_OUT:
         error = (
             f"command {shown} did not finish within {inputs['timeout']:g} s; "

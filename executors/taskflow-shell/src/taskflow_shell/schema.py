@@ -13,24 +13,27 @@ INPUT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "properties": {
-        "command": {
-            "type": ["array", "string"],
+        "argv": {
+            "type": "array",
             "items": {"type": "string"},
             "minItems": 1,
+            "description": (
+                "The program and its arguments, run without a shell: each element reaches the "
+                "program as one argument, verbatim. Give argv, or command with shell: true."
+            ),
+        },
+        "command": {
+            "type": "string",
             "minLength": 1,
             "description": (
-                "The program and its arguments as a list (argv), run without a shell: each "
-                "element reaches the program as one argument, verbatim. A string is accepted "
-                "only with shell: true."
+                "A command line for /bin/sh -c; only with shell: true, and only for trusted "
+                "text (the shell interprets ;, |, $(...) and the like)."
             ),
         },
         "shell": {
             "type": "boolean",
             "default": False,
-            "description": (
-                "Run a string command through /bin/sh -c. Only for trusted command text: "
-                "the shell interprets ;, |, $(...) and the like."
-            ),
+            "description": "Run command through /bin/sh -c (it must be set to use command).",
         },
         "cwd": {
             "type": ["string", "null"],
@@ -91,12 +94,11 @@ INPUT_SCHEMA: dict[str, Any] = {
             "description": "Encoding of stdin and of the output (undecodable bytes are replaced).",
         },
     },
-    "required": ["command"],
     "additionalProperties": False,
     "examples": [
-        {"command": ["echo", "hello"]},
+        {"argv": ["echo", "hello"]},
         {
-            "command": ["python3", "-c", "import sys; print(sys.stdin.read().upper())"],
+            "argv": ["python3", "-c", "import sys; print(sys.stdin.read().upper())"],
             "stdin": "hi",
         },
         {"command": "ls | wc -l", "shell": True, "cwd": "/"},
@@ -107,10 +109,10 @@ OUTPUT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "properties": {
-        "command": {
+        "argv": {
             "type": "array",
             "items": {"type": "string"},
-            "description": "The argv that was run (with /bin/sh -c for shell: true).",
+            "description": "What was run (/bin/sh -c COMMAND for a command with shell: true).",
         },
         "exit_code": {
             "type": ["integer", "null"],
@@ -129,7 +131,7 @@ OUTPUT_SCHEMA: dict[str, Any] = {
         "duration_seconds": {"type": "number", "description": "How long the command ran."},
     },
     "required": [
-        "command",
+        "argv",
         "exit_code",
         "stdout",
         "stderr",
