@@ -269,11 +269,10 @@ def test_approval_released_by_tasks_notify(cli: Cli) -> None:
     assert publish["result"] == {"version": "1.0", "approved_by": "alice"}
 
 
-def _start_long_run(
-    cli: Cli, tmp_path: Path, executor: str = "sleep"
-) -> tuple[subprocess.Popen[str], str]:
-    stops_when_asked = "{executor: sleep, inputs: {seconds: 1}}"
-    ignores_the_flag = "{executor: python.call, inputs: {function: 'time:sleep', args: [1.5]}}"
+def _start_long_run(cli: Cli, tmp_path: Path, executor: str = "sleep") -> subprocess.Popen[str]:
+    """A run whose first tasks are running (its log said so) and will be for a while."""
+    stops_when_asked = "{executor: sleep, inputs: {seconds: 10}}"
+    ignores_the_flag = "{executor: python.call, inputs: {function: 'time:sleep', args: [2]}}"
     task = stops_when_asked if executor == "sleep" else ignores_the_flag
     tree_file = write(
         tmp_path,
@@ -284,35 +283,44 @@ def _start_long_run(
     assert process.stdout is not None
     deadline = time.monotonic() + 20
     line = ""
-    while "t0 started" not in line and time.monotonic() < deadline:  # wait until tasks run
+    while "t0 started" not in line and time.monotonic() < deadline:
         ready, _, _ = select.select([process.stdout], [], [], 0.5)
         line = process.stdout.readline() if ready else ""
+    return process
+
+
+def _only_tree(cli: Cli) -> str:
     roots = cli.json("tasks", "list", "--roots")
-    return process, roots[0]["id"]
+    assert len(roots) == 1
+    return str(roots[0]["id"])
 
 
 def test_ctrl_c_once_cancels_the_tree_and_waits(cli: Cli, tmp_path: Path) -> None:
-    process, tree_id = _start_long_run(cli, tmp_path)
+    process = _start_long_run(cli, tmp_path)
+    started = time.monotonic()
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 1, err
+    assert time.monotonic() - started < 8  # it did not sleep out its 10 s tasks
+    tree_id = _only_tree(cli)
     assert "cancelling the tree" in err and f"tree {tree_id} cancelled" in out
     tasks = cli.tasks_by_key(tree_id)
     assert {t["status"] for t in tasks.values()} == {"cancelled"}
     assert tasks["t0"]["error"].endswith("was cancelled: interrupted (Ctrl-C)")  # via the root
+    assert tasks["t0"]["result"] is not None  # it stopped when asked and returned
 
 
 def test_ctrl_c_twice_stops_at_once_with_nothing_half_recorded(cli: Cli, tmp_path: Path) -> None:
-    process, tree_id = _start_long_run(cli, tmp_path, executor="python.call")
+    process = _start_long_run(cli, tmp_path, executor="python.call")
     process.send_signal(signal.SIGINT)
     time.sleep(0.3)  # the first Ctrl-C asked the tasks to stop; they do not listen
     started = time.monotonic()
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130, out + err
-    assert time.monotonic() - started < 5  # not the 5 s grace period (plus the sleeping thread)
+    assert time.monotonic() - started < 5  # not the 5 s grace period after the sleeping threads
     assert "taskflow resume" in err
-    left = cli.tasks_by_key(tree_id)
+    left = cli.tasks_by_key(_only_tree(cli))
     assert "in_progress" not in {t["status"] for t in left.values()}  # every change was recorded
     assert left["t0"]["status"] == "cancelled"
     assert left["t0"]["error"].endswith("(stopped by force)")

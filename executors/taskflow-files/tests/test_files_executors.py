@@ -106,12 +106,14 @@ async def test_read_refuses_files_over_the_limit(files: Path) -> None:
     [
         ({"path": "missing.txt"}, "inputs.path: 'missing.txt' does not exist"),
         ({"path": "notes"}, "inputs.path: 'notes' is a directory"),
+        ({"path": "fifo"}, "inputs.path: 'fifo' is not a regular file"),
         ({"path": "notes/hello.txt", "format": "json"}, "'notes/hello.txt' is not valid JSON"),
     ],
 )
 async def test_read_errors_name_the_field(
     files: Path, inputs: dict[str, Any], message: str
 ) -> None:
+    os.mkfifo(files / "fifo")
     task = await failed(ReadFile, inputs)
     assert task.error_type == "FilesError"
     assert message in (task.error or "")
@@ -237,6 +239,11 @@ async def test_list(files: Path) -> None:
         "notes/old.txt",
         "tmp/scratch/x.txt",
     ]
+
+
+async def test_list_wants_a_directory(files: Path) -> None:
+    task = await failed(ListDirectory, {"path": "notes/hello.txt"})
+    assert task.error == "inputs.path: 'notes/hello.txt' is a file, not a directory"
 
 
 async def test_list_stops_at_max_entries(files: Path) -> None:

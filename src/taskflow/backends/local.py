@@ -21,6 +21,7 @@ class _Running:
     executor: ExecutableTask | None = None
     partial: Mapping[str, Any] | None = None
     cancelling: asyncio.Task[None] | None = None
+    stop_requested: bool = False  # asked before the executor instance existed
 
 
 class LocalBackend(ExecutionBackend):
@@ -34,6 +35,8 @@ class LocalBackend(ExecutionBackend):
             entry.executor = run.executor.create()
         except TypeError as exc:
             return Outcome.failure(exc)
+        if entry.stop_requested:
+            self.request_stop(run.task.id)
         if run.timeout is None:
             return await invoke(run.executor, run.inputs, run.context, entry.executor)
         limit = asyncio.timeout(run.timeout)
@@ -68,8 +71,13 @@ class LocalBackend(ExecutionBackend):
     def request_stop(self, task_id: str) -> None:
         """Call the executor's ``cancel()`` (if any) and keep what it returns."""
         entry = self._running.get(task_id)
-        cancel = getattr(entry.executor, "cancel", None) if entry is not None else None
-        if entry is not None and cancel is not None and entry.cancelling is None:
+        if entry is None:
+            return
+        if entry.executor is None:  # not created yet: _attempt calls us again once it is
+            entry.stop_requested = True
+            return
+        cancel = getattr(entry.executor, "cancel", None)
+        if cancel is not None and entry.cancelling is None:
             entry.cancelling = asyncio.create_task(self._call_cancel(entry, cancel, task_id))
 
     @staticmethod

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 import aiofiles
 import aiofiles.os
 
-from taskflow_files.sandbox import FileTooLarge
+from taskflow_files.sandbox import FilesError, FileTooLarge
 
 CHUNK_BYTES = 1024 * 1024
 NEW_FILE_MODE = 0o644
@@ -23,7 +25,12 @@ async def read_limited(path: Path, limit: int, label: str) -> bytes:
 
     The size is checked before reading, and again while reading (the file may grow).
     """
-    size = (await aiofiles.os.stat(path)).st_size
+    status = await aiofiles.os.stat(path)
+    if stat.S_ISDIR(status.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if not stat.S_ISREG(status.st_mode):  # a FIFO or a device would block or never end
+        raise FilesError(f"{label} is not a regular file")
+    size = status.st_size
     if size > limit:
         raise FileTooLarge(f"{label} is {size} bytes, over max_bytes ({limit})")
     async with aiofiles.open(path, "rb") as source:

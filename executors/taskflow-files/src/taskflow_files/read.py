@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+import aiofiles.os
+
 from taskflow_files.base import (
     ENCODING_PROPERTY,
     PATH_OUTPUT,
@@ -162,6 +164,8 @@ class ListDirectory(FilesTask):
         """List the entries (breadth first, up to ``max_entries``), sorted by path."""
         sandbox = self.sandbox
         directory = sandbox.resolve(inputs["path"], field="inputs.path")
+        if await aiofiles.os.path.isfile(directory):
+            raise FilesError(f"inputs.path: {inputs['path']!r} is a file, not a directory")
         with os_errors("inputs.path", inputs["path"]):
             entries, truncated = await asyncio.to_thread(_walk, sandbox, directory, inputs)
         return {

@@ -1,0 +1,182 @@
+"""Every example in examples/ runs through the CLI, as examples/README.md says (issue 4).
+
+One harness per example; an example without one fails here, so none goes unrun. Services are
+local: an aiohttp server on 127.0.0.1 for the HTTP examples, temp folders for files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from cli_support import EXAMPLES, Cli
+
+Harness = Callable[[Cli, str, Path], Awaitable[None]]
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path / "home", f"sqlite:///{tmp_path / 'examples.db'}")
+
+
+async def taskflow(cli: Cli, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """The CLI in a subprocess, without blocking this event loop (it may serve HTTP)."""
+    process = await asyncio.create_subprocess_exec(
+        *cli.command(*args),
+        env={**cli.env, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def run_json(
+    cli: Cli, *args: str, expect: int = 0, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    code, out, err = await taskflow(cli, "run", *args, "--json", env=env)
+    assert code == expect, err
+    tree = json.loads(out)
+    tree["by_key"] = {task["key"]: task for task in tree["tasks"]}
+    return tree
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, list[Any]]]:
+    """JSON endpoints for parallel_fetch, and a collector for file_pipeline."""
+    received: list[Any] = []
+
+    async def listing(request: web.Request) -> web.Response:
+        return web.json_response({"endpoint": request.path.strip("/"), "items": [1, 2, 3]})
+
+    async def collect(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.json_response({"stored": True}, status=201)
+
+    app = web.Application()
+    app.router.add_get("/{name}", listing)
+    app.router.add_post("/reports", collect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}", received
+    await runner.cleanup()
+
+
+async def demo(cli: Cli, file: str, tmp_path: Path) -> None:
+    tree = await run_json(cli, file)
+    assert tree["result"]["count"] == {"value": 11}
+
+
+async def optional_failure(cli: Cli, file: str, tmp_path: Path) -> None:
+    tree = await run_json(cli, file, expect=1)
+    assert tree["by_key"]["strict"]["status"] == "cancelled"
+    assert tree["by_key"]["report"]["status"] == "completed"
+
+
+async def priorities(cli: Cli, file: str, tmp_path: Path) -> None:
+    tree = await run_json(cli, file)
+    order = [
+        t["key"]
+        for t in sorted(tree["tasks"], key=lambda t: t["started_at"] or "")
+        if t["executor"]
+    ]
+    assert order == ["urgent", "high", "normal_1", "normal_2", "low", "after_low"]
+
+
+async def approval(cli: Cli, file: str, tmp_path: Path) -> None:
+    running = asyncio.ensure_future(run_json(cli, file, "--set", "wait_seconds=30"))
+    approve_id = None
+    for _ in range(200):
+        await asyncio.sleep(0.1)
+        code, out, _ = await taskflow(cli, "tasks", "list", "--status", "in_progress", "--json")
+        found = [t for t in (json.loads(out) if code == 0 else []) if t["key"] == "approve"]
+        if found:
+            approve_id = found[0]["id"]
+            break
+    assert approve_id is not None, "the approval step never waited"
+    code, _, err = await taskflow(
+        cli, "tasks", "notify", approve_id, "approval", "--data", '{"by": "carol"}'
+    )
+    assert code == 0, err
+    tree = await running
+    assert tree["by_key"]["publish"]["result"] == {"version": "1.0", "approved_by": "carol"}
+
+
+async def retry_chain(cli: Cli, file: str, tmp_path: Path) -> None:
+    tree = await run_json(cli, file, "--set", f"state_file={tmp_path / 'count'}")
+    flaky = tree["by_key"]["flaky"]
+    assert (flaky["attempt"], [a["status"] for a in flaky["attempts"]]) == (
+        3,
+        ["retrying", "retrying", "completed"],
+    )
+    assert "flaky said: attempt 3" in tree["by_key"]["check"]["result"]["stdout"]
+
+
+async def python_api(cli: Cli, file: str, tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, file, env=cli.env, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert "total" in out.decode() and '{"value": 14}' in out.decode()
+
+
+HARNESSES: dict[str, Harness] = {
+    "demo.yaml": demo,
+    "optional_failure.yaml": optional_failure,
+    "priorities.yaml": priorities,
+    "approval.yaml": approval,
+    "retry_chain.yaml": retry_chain,
+    "python_api.py": python_api,
+}
+NEEDS_SERVER = ("parallel_fetch.yaml", "file_pipeline.yaml")
+
+
+def test_every_example_has_a_harness() -> None:
+    examples = {p.name for p in EXAMPLES.iterdir() if p.suffix in (".yaml", ".json", ".py")}
+    assert examples == set(HARNESSES) | set(NEEDS_SERVER), "add a harness for each new example"
+    listed = (EXAMPLES / "README.md").read_text()
+    assert all(f"({name})" in listed for name in examples), "examples/README.md lists every example"
+
+
+@pytest.mark.parametrize("name", sorted(HARNESSES))
+async def test_example(name: str, cli: Cli, tmp_path: Path) -> None:
+    await HARNESSES[name](cli, str(EXAMPLES / name), tmp_path)
+
+
+async def test_parallel_fetch(cli: Cli, server: tuple[str, list[Any]]) -> None:
+    url, _ = server
+    tree = await run_json(cli, str(EXAMPLES / "parallel_fetch.yaml"), "--set", f"base_url={url}")
+    merged = tree["by_key"]["merged"]["result"]
+    assert {name: body["endpoint"] for name, body in merged.items()} == {
+        "users": "users",
+        "orders": "orders",
+        "stock": "stock",
+    }
+
+
+async def test_file_pipeline(cli: Cli, server: tuple[str, list[Any]], tmp_path: Path) -> None:
+    url, received = server
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    tree = await run_json(
+        cli,
+        str(EXAMPLES / "file_pipeline.yaml"),
+        "--set",
+        f"collector_url={url}/reports",
+        env={"TASKFLOW_FILES_ROOT": str(sandbox)},
+    )
+    assert {t["status"] for t in tree["tasks"]} == {"completed"}
+    assert received and "disk_free_bytes" in received[0]
+    assert json.loads((sandbox / "reports" / "usage.json").read_text()) == received[0]
+    assert "HTTP 201" in (sandbox / "reports" / "published.log").read_text()
