@@ -9,6 +9,7 @@ build backend (setuptools) comes from the package index, as for a user.
 
 from __future__ import annotations
 
+import json
 import os
 import site
 import subprocess
@@ -52,21 +53,38 @@ def run(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]
 
 @pytest.mark.slow
 def test_a_scaffolded_package_installs_passes_its_tests_and_registers(tmp_path: Path) -> None:
-    package = new_executor_package("taskflow-weather", tmp_path / "work")
-    assert package == tmp_path / "work" / "taskflow-weather"
     python = make_virtualenv(tmp_path / "venv")
+    created = run(
+        python,
+        "-m",
+        "taskflow.cli",
+        "executor",
+        "new",
+        "taskflow-weather",
+        "--dir",
+        "work",
+        cwd=tmp_path,
+    )
+    package = tmp_path / "work" / "taskflow-weather"
+    assert created.stdout.splitlines()[0] == "created work/taskflow-weather"
 
+    listed_before = json.loads(
+        run(python, "-m", "taskflow.cli", "executors", "list", "--json", cwd=tmp_path).stdout
+    )
+    assert "weather.greet" not in {e["id"] for e in listed_before}
     run(python, "-m", "pip", "install", "--quiet", "--no-deps", str(package), cwd=tmp_path)
     tests = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=package)
     assert "4 passed" in tests.stdout
-    found = run(
-        python,
-        "-c",
-        "from taskflow import get_registry; info = get_registry().get('weather.greet');"
-        "print(info.source, info.cls.__module__, sep='|')",
-        cwd=tmp_path,
+    listed = json.loads(
+        run(python, "-m", "taskflow.cli", "executors", "list", "--json", cwd=tmp_path).stdout
     )
-    assert found.stdout.strip() == "package taskflow-weather 0.1.0|taskflow_weather.executor"
+    weather = {e["id"]: e for e in listed}[
+        "weather.greet"
+    ]  # no import in user code: the entry point
+    assert (weather["source"], weather["class"]) == (
+        "package taskflow-weather 0.1.0",
+        "taskflow_weather.executor.Greet",
+    )
 
 
 def test_the_package_has_everything_a_third_party_package_needs(tmp_path: Path) -> None:
