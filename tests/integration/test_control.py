@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from control_executors import ALL
 
-from taskflow import BaseTask, TaskManager, TaskStatus, TerminalOutcome
+from taskflow import BaseTask, TaskManager, TaskStatus, TerminalOutcome, TreeBusy
 from taskflow.events import EventType
 from taskflow.executors import registered
+from taskflow.models import utcnow
 
 S = TaskStatus
 
@@ -358,10 +360,74 @@ async def test_pre_hook_may_replace_inputs(manager: TaskManager) -> None:
 
 async def test_deadline_cancels_the_tree(manager: TaskManager) -> None:
     tree = await manager.run_tree(
-        {"key": "root", "deadline": 0.3, "children": [task("long", "test.cooperative")]}
+        {
+            "key": "root",
+            "deadline": 0.3,
+            "children": [
+                task("long", "test.cooperative"),
+                task("later", "noop", dependencies=["long"]),
+            ],
+        }
     )
     assert tree.task.status is S.CANCELLED and tree.task.error_type == "DeadlineExceeded"
-    assert tree.find("long").task.status is S.CANCELLED  # type: ignore[union-attr]
+    for key in ("long", "later"):  # running or pending, the same reason
+        cancelled = tree.find(key).task  # type: ignore[union-attr]
+        assert (cancelled.status, cancelled.error_type) == (S.CANCELLED, "DeadlineExceeded")
+    assert tree.find("long").task.error.endswith("the tree's deadline passed")  # type: ignore[union-attr]
+
+
+async def test_a_tree_started_after_its_deadline_starts_nothing(manager: TaskManager) -> None:
+    tree = await manager.create_tree(
+        {"key": "root", "deadline": 0.05, "children": [task("a", "noop")]}
+    )
+    await asyncio.sleep(0.1)
+    final = await manager.distribute_task_tree(tree.task.id)
+    a = final.find("a").task  # type: ignore[union-attr]
+    assert (a.status, a.error_type, a.started_at) == (S.CANCELLED, "DeadlineExceeded", None)
+
+
+async def test_log_fields_that_are_not_json_are_kept_as_text(manager: TaskManager) -> None:
+    class Logs(BaseTask):
+        id = "test.logs"
+
+        async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+            self.context.log("odd fields", when=object.__new__(object), key="not the task key")
+            return {}
+
+    with registered(Logs):
+        tree = await manager.run_tree({"key": "root", "children": [task("a", "test.logs")]})
+    assert tree.task.status is S.COMPLETED
+    log = next(
+        e
+        for e in await manager.task_repository.events.read(tree.task.id)
+        if e.type is EventType.LOG
+    )
+    assert (log.data["key"], log.data["message"]) == ("a", "odd fields")
+    assert log.data["when"].startswith("<object object at")
+
+
+async def test_retry_task_refuses_a_tree_another_manager_runs(make_manager: Any) -> None:
+    first, second = make_manager(), make_manager()
+    tree = await first.run_tree(
+        {
+            "key": "root",
+            "children": [
+                task("flaky", "test.flaky", inputs={"succeed_on": 2}),
+                task("long", "test.cooperative", dependencies=[]),
+            ],
+        }
+    )
+    flaky_id = tree.find("flaky").task.id  # type: ignore[union-attr]
+    blocker = await first.create_tree({"key": "r2", "children": [task("x", "noop")]})
+    del blocker
+    await second.task_repository.leases.acquire(
+        tree.task.id, "someone-else", utcnow(), utcnow() + timedelta(seconds=30)
+    )
+    with pytest.raises(TreeBusy):
+        await first.retry_task(flaky_id)
+    assert (
+        await first.task_repository.require_task(flaky_id)
+    ).status is S.FAILED  # nothing written
 
 
 async def test_stop_all_leaves_the_tree_resumable(make_manager: Any) -> None:

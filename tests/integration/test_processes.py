@@ -177,7 +177,13 @@ async def test_an_interrupted_task_that_is_not_safe_to_rerun_fails(
                     "key": "once",
                     "executor": "test.not_safe",
                     "inputs": {"file": str(log), "seconds": 30},
-                }
+                },
+                {"key": "needs_it", "executor": "noop", "dependencies": ["once"]},
+                {
+                    "key": "optional",
+                    "executor": "noop",
+                    "dependencies": [{"id": "once", "required": False}],
+                },
             ],
         }
     )
@@ -196,4 +202,11 @@ async def test_an_interrupted_task_that_is_not_safe_to_rerun_fails(
     assert (stored.status, stored.error_type) == (S.FAILED, "NotRerunSafe")
     assert "not safe to re-run" in (stored.error or "")
     assert [a["status"] for a in stored.attempts] == ["interrupted"]
+    final = {t.key: t for t in await manager.task_repository.get_tree_tasks(tree.task.id)}
+    assert (final["needs_it"].status, final["needs_it"].error_type) == (
+        S.CANCELLED,
+        "DependencyFailed",
+    )
+    assert final["optional"].status is S.COMPLETED
+    assert (final["root"].status, final["root"].error_type) == (S.FAILED, "ChildrenFailed")
     assert not log.exists()  # it never ran to the end, and was not run again

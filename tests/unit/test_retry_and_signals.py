@@ -118,3 +118,26 @@ async def test_report_progress_checks_its_range() -> None:
     context = ExecutionContext(task_id="t", tree_id="r", key="k")
     with pytest.raises(ValueError, match=r"between 0\.0 and 1\.0"):
         await context.report_progress(1.5)
+
+
+def test_only_retries_count_against_max_retries() -> None:
+    from taskflow.engine.attempts import retry_delay
+    from taskflow.executors import Outcome
+    from taskflow.models import new_task_id
+
+    task_id = new_task_id()
+    interrupted = [{"status": "interrupted"}, {"status": "stopped"}]
+    task = __import__("taskflow").Task(
+        id=task_id,
+        tree_id=task_id,
+        key="k",
+        name="k",
+        executor="x",
+        attempt=4,
+        retry={"max_retries": 1, "backoff": 0, "jitter": False},
+        attempts=tuple(interrupted),
+    )
+    failed = Outcome(TaskStatus.FAILED, error="boom", error_type="ValueError")
+    assert retry_delay(task, None, failed) == 0  # attempt 4, but no retry used yet
+    used = task.evolve(attempts=(*interrupted, {"status": "retrying"}))
+    assert retry_delay(used, None, failed) is None

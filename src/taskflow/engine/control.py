@@ -10,6 +10,7 @@ from another process.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -53,7 +54,8 @@ class Upkeep:
         """A log line as an event."""
         node = self.run_.graph.nodes[context.task_id]
         self.run_.touch()
-        self.run_.emit(node, EventType.LOG, {"key": node.task.key, "message": message, **fields})
+        safe = json.loads(json.dumps(dict(fields), default=str))  # a log line never breaks a write
+        self.run_.emit(node, EventType.LOG, {**safe, "key": node.task.key, "message": message})
 
     async def wait(self, context: ExecutionContext, key: str, timeout: float | None) -> Any:
         """Return the data of ``notify(task, key)``; park the task (no slot held) meanwhile."""

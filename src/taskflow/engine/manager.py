@@ -214,18 +214,32 @@ class TaskManager:
 
         Raises:
             InvalidTransition: the task is not failed or cancelled.
-            TaskConflict: the tree is running.
+            TaskConflict: the tree is running here.
+            TreeBusy: another manager runs the tree (nothing was written).
         """
         task = await self.task_repository.require_task(task_id)
         if task.tree_id in self._active:
             raise TaskConflict(task_id, "its tree is running; wait for it or cancel it first")
-        tasks = await self.task_repository.get_tree_tasks(task.tree_id)
-        changes = reset_changes(tasks, task_id, with_dependents=with_dependents)
-        conflicts = await self.task_repository.apply(changes)
-        if conflicts:
-            raise InvalidTransition(
-                conflicts[0], None, "pending", "another writer changed it first"
+        now = utcnow()
+        lease = await self.task_repository.leases.acquire(
+            task.tree_id, self.owner, now, now + timedelta(seconds=self.settings.lease_seconds)
+        )
+        if lease.owner != self.owner:  # before writing anything
+            raise TreeBusy(task.tree_id, lease.owner, lease.expires_at)
+        try:
+            tasks = await self.task_repository.get_tree_tasks(task.tree_id)
+            changes = reset_changes(tasks, task_id, with_dependents=with_dependents)
+            conflicts = await self.task_repository.apply(changes)
+            if conflicts:
+                raise InvalidTransition(
+                    conflicts[0], None, "pending", "another writer changed it first"
+                )
+        except BaseException:  # nothing was reset: let the tree go as we found it
+            resumable = lease.previous_owner is not None
+            await self.task_repository.leases.release(
+                task.tree_id, self.owner, utcnow(), resumable=resumable
             )
+            raise
         return await self.start(task.tree_id)
 
     # -- controlling --------------------------------------------------------------------------

@@ -24,17 +24,19 @@ from datetime import timedelta
 from typing import Any
 
 from taskflow.backends import FORCED_STOP, ExecutionBackend, TaskRun
+from taskflow.engine.attempts import attempt_record, recovery, retry_delay
+from taskflow.engine.batch import WritePipeline
 from taskflow.engine.capacity import Capacity
 from taskflow.engine.control import Upkeep
 from taskflow.engine.graph import Node, RunGraph, rolled_up
 from taskflow.engine.hooks import Hooks, TerminalCallback
 from taskflow.engine.settings import EngineSettings
+from taskflow.engine.timers import Timers
 from taskflow.events import EventBus, EventType, TaskEvent
-from taskflow.exceptions import LeaseLost
-from taskflow.executors import ExecutionContext, ExecutorRegistry, Outcome, Retry
-from taskflow.models import RetryPolicy, TaskStatus, check_transition, utcnow
+from taskflow.executors import ExecutionContext, ExecutorRegistry, Outcome
+from taskflow.models import TaskStatus, check_transition, utcnow
 from taskflow.references import ReferenceResolutionError, resolve
-from taskflow.storage import Change, TaskRepository
+from taskflow.storage import TaskRepository
 
 logger = logging.getLogger("taskflow.engine")
 
@@ -47,6 +49,7 @@ _EVENT_OF = {
     S.PENDING: EventType.RETRYING,
 }
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+DEADLINE_REASON = "the tree's deadline passed"
 Entry = tuple[int, int, Node]
 
 
@@ -83,25 +86,20 @@ class TreeRun:
         self._ready: list[Entry] = []
         self._blocked: dict[str, list[Entry]] = collections.defaultdict(list)
         self._order = itertools.count()
-        self._timers: dict[str, asyncio.TimerHandle] = {}  # retries due, by task id
-        self._deadline: asyncio.TimerHandle | None = None
+        self.timers = Timers()
         self._starting: set[asyncio.Future[None]] = set()  # runs waiting for their pre-hooks
         self._outcomes: collections.deque[tuple[TaskRun, Outcome]] = collections.deque()
         self._wakeup = asyncio.Event()
-        self._changes: dict[str, Change] = {}
-        self._events: list[TaskEvent] = []
+        self.batch = WritePipeline(repository, graph.root.task.tree_id, self._wakeup.set)
         self._messages: dict[str, str] = {}
-        self._claimed: list[Node] = []
-        self._write: asyncio.Task[list[str]] | None = None
-        self._write_batch: tuple[list[TaskEvent], list[Node]] = ([], [])
-        self._seq = 0
+        self._cancel_types: dict[str, str] = {}  # why running tasks are being cancelled
         self._now = utcnow()
 
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Run until every task is terminal, or until `stop` leaves the tree resumable."""
-        self._seq = await self.repository.events.last_seq(self.graph.root.task.tree_id)
+        self.batch.seq = await self.repository.events.last_seq(self.graph.root.task.tree_id)
         self._recover()
         self._arm_deadline()
         self._examine(self.graph)
@@ -112,46 +110,40 @@ class TreeRun:
         finally:
             upkeep.cancel()
             unwatch()
-            for timer in [*self._timers.values(), self._deadline]:
-                if timer is not None:
-                    timer.cancel()
-            if self._write is not None and not self._write.done():
-                self._write.cancel()
+            self.timers.cancel_all()
+            self.batch.abandon()
 
     async def cancel_idle(self, task_id: str, reason: str) -> None:
         """Cancel in a tree that nobody runs: write the cancellation and start nothing."""
-        self._seq = await self.repository.events.last_seq(self.graph.root.task.tree_id)
+        self.batch.seq = await self.repository.events.last_seq(self.graph.root.task.tree_id)
         node = self.graph.nodes[task_id]
         self.update(node, cancel_requested=None)
         self.cancel(node, reason)
-        if self._changes:
-            self._begin_write()
-            await self._end_write()
+        if self.batch.pending:
+            self._committed(*await self.batch.flush())
 
     async def _loop(self) -> None:
         while True:
             if not self.stopping:
-                self._claimed.extend(self._claim())
-            if self._write is None and (self._changes or self._events):
-                self._begin_write()
-            busy = self.running or self._changes or self._events or self._write
-            waiting = self._ready or self._timers or any(self._blocked.values())
+                self.batch.claimed.extend(self._claim())
+            if not self.batch.writing and self.batch.pending:
+                self.batch.begin()
+            busy = self.running or self.batch.pending or self.batch.writing
+            waiting = self._ready or self.timers.pending_retries() or any(self._blocked.values())
             if not busy and (self.stopping or not waiting):
                 break
             await self._wait()
         if not self.stopping:
             self._sweep()
-        if self._changes or self._events:
-            self._begin_write()
-            await self._end_write()
+        if self.batch.pending:
+            self._committed(*await self.batch.flush())
 
     async def _wait(self) -> None:
-        write_done = self._write is not None and self._write.done()
-        if not self._outcomes and not write_done:
+        if not self._outcomes and not self.batch.written:
             self._wakeup.clear()
             await self._wakeup.wait()
-        if self._write is not None and self._write.done():
-            await self._end_write()
+        if self.batch.written:
+            self._committed(*await self.batch.end())
         self._now = utcnow()
         while self._outcomes:
             run, outcome = self._outcomes.popleft()
@@ -228,9 +220,9 @@ class TreeRun:
         for victim in [node, *self.graph.subtree(node)]:
             why = reason if victim is node else f"parent {node.task.key!r} was cancelled: {reason}"
             if victim.task.id in self.running:
-                self.request_stop(victim, why)
+                self.request_stop(victim, why, error_type)
             elif not victim.task.is_terminal:
-                self._disarm_retry(victim)
+                self.timers.cancel(victim.task.id)
                 self._transition(
                     victim,
                     S.CANCELLED,
@@ -243,7 +235,7 @@ class TreeRun:
                 affected.extend(self.graph.finished(victim))
         return affected
 
-    def request_stop(self, node: Node, reason: str) -> None:
+    def request_stop(self, node: Node, reason: str, error_type: str = "Cancelled") -> None:
         """Ask a running task to stop (flag, then its ``cancel()``); force it after the grace."""
         entry = self.running.get(node.task.id)
         if entry is None or entry[1].is_cancelled:
@@ -251,6 +243,7 @@ class TreeRun:
         logger.info("cancelling %s: %s", node.task.key, reason)
         context = entry[1]
         context.cancel_reason = reason
+        self._cancel_types[node.task.id] = error_type
         assert context.cancel_requested is not None
         context.cancel_requested.set()
         self.upkeep.wake_parked(node.task.id)
@@ -261,81 +254,40 @@ class TreeRun:
     # -- retries, deadlines, recovery -----------------------------------------------------------
 
     def _arm_retry(self, node: Node) -> None:
-        if node.task.id in self._timers:
-            return
         assert node.task.retry_at is not None
-        delay = max(0.0, (node.task.retry_at - utcnow()).total_seconds())
-        self._timers[node.task.id] = asyncio.get_running_loop().call_later(
-            delay, self._retry_due, node
-        )
-
-    def _disarm_retry(self, node: Node) -> None:
-        timer = self._timers.pop(node.task.id, None)
-        if timer is not None:
-            timer.cancel()
+        self.timers.at(node.task.id, node.task.retry_at, lambda: self._retry_due(node))
 
     def _retry_due(self, node: Node) -> None:
-        self._timers.pop(node.task.id, None)
         if self.graph.startable(node):
             heapq.heappush(self._ready, (node.task.priority, next(self._order), node))
         self._wakeup.set()
 
-    def _retry_delay(self, node: Node, outcome: Outcome) -> float | None:
-        """Seconds until the next attempt, or ``None`` if the failure is final."""
-        info = self.registry.get(node.task.executor or "")
-        policy = (
-            RetryPolicy.parse(node.task.retry)
-            or (info.cls.retry_policy if info else None)
-            or RetryPolicy()
-        )
-        retries_done = node.task.attempt - 1
-        if outcome.retry_delay is not None:
-            limit = policy.max_retries or Retry.DEFAULT_EXPLICIT_RETRIES
-            return outcome.retry_delay if retries_done < limit else None
-        if retries_done < policy.max_retries and policy.retries(outcome.error_type):
-            return policy.delay(retries_done + 1)
-        return None
-
     def _arm_deadline(self) -> None:
-        deadline = self.graph.root.task.deadline_at
-        if deadline is None or self.graph.root.task.is_terminal:
+        root = self.graph.root
+        deadline = root.task.deadline_at
+        if deadline is None or root.task.is_terminal:
             return
-        delay = max(0.0, (deadline - utcnow()).total_seconds())
-        self._deadline = asyncio.get_running_loop().call_later(
-            delay, self.cancel, self.graph.root, "the tree's deadline passed", "DeadlineExceeded"
-        )
+        if deadline <= self._now:  # started too late: nothing may start
+            self._examine(self._cancel(root, DEADLINE_REASON, "DeadlineExceeded"))
+            return
+
+        def expired() -> None:
+            self.cancel(root, DEADLINE_REASON, "DeadlineExceeded")
+
+        self.timers.at("deadline", deadline, expired)
 
     def _recover(self) -> None:
         """Tasks left running by a manager that died: run again, or fail if not safe to."""
         for node in self.graph:
             if node.is_group or node.task.status is not S.IN_PROGRESS:
                 continue
-            info = self.registry.get(node.task.executor or "")
-            record = self._attempt_record(
-                node, "interrupted", "the process running it stopped", "Interrupted"
+            target, values = recovery(
+                node.task, self.registry.get(node.task.executor or ""), self._now
             )
-            if info is not None and info.rerun_safe:
-                self._transition(
-                    node,
-                    S.PENDING,
-                    _NO_LEASE,
-                    event=EventType.RESUMED,
-                    attempts=(*node.task.attempts, record),
-                )
-            else:
-                error = (
-                    f"interrupted when the process running it stopped, and executor "
-                    f"{node.task.executor!r} is not safe to re-run (rerun_safe = False)"
-                )
-                self._transition(
-                    node,
-                    S.FAILED,
-                    _NO_LEASE,
-                    error=error,
-                    error_type="NotRerunSafe",
-                    completed_at=self._now,
-                    attempts=(*node.task.attempts, record),
-                )
+            event = EventType.RESUMED if target is S.PENDING else None
+            self._transition(node, target, _NO_LEASE, event=event, **values)
+            if target.is_terminal:
+                self.graph.finished(node)  # its dependents and parent are examined next
 
     # -- claiming and submitting ----------------------------------------------------------------
 
@@ -416,25 +368,21 @@ class TreeRun:
         if run.task.id in self.holding:
             self.holding.discard(run.task.id)
             self.capacity.release(node.task.executor or "")
-        if self.stopping and not context.is_cancelled:
-            record = self._attempt_record(node, "stopped", "the manager stopped", "Stopped")
-            self._transition(
-                node,
-                S.PENDING,
-                _NO_LEASE,
-                event=EventType.RESUMED,
-                attempts=(*node.task.attempts, record),
+        if self.stopping and not context.is_cancelled:  # stop_all: leave it resumable
+            record = attempt_record(
+                node.task, "stopped", "the manager stopped", "Stopped", self._now
             )
+            attempts = (*node.task.attempts, record)
+            self._transition(node, S.PENDING, _NO_LEASE, event=EventType.RESUMED, attempts=attempts)
             return
         status, error, error_type = outcome.status, outcome.error, outcome.error_type
         if context.is_cancelled and status is not S.FAILED:
             forced = " (stopped by force)" if error == FORCED_STOP else ""
-            status, error, error_type = S.CANCELLED, f"{context.cancel_reason}{forced}", "Cancelled"
-        delay = (
-            self._retry_delay(node, outcome)
-            if status is S.FAILED and not context.is_cancelled
-            else None
-        )
+            error_type = self._cancel_types.pop(node.task.id, "Cancelled")
+            status, error = S.CANCELLED, f"{context.cancel_reason}{forced}"
+        delay = None
+        if status is S.FAILED and not context.is_cancelled:
+            delay = retry_delay(node.task, self.registry.get(node.task.executor or ""), outcome)
         common: dict[str, Any] = {
             "error": error,
             "error_type": error_type,
@@ -444,10 +392,8 @@ class TreeRun:
             status is not S.COMPLETED or node.task.attempts
         ):  # a clean first success needs no history
             state = "retrying" if delay is not None else status.value
-            common["attempts"] = (
-                *node.task.attempts,
-                self._attempt_record(node, state, error, error_type),
-            )
+            record = attempt_record(node.task, state, error, error_type, self._now)
+            common["attempts"] = (*node.task.attempts, record)
         if delay is not None:
             retry_at = self._now + timedelta(seconds=delay)
             self._transition(node, S.PENDING, _NO_LEASE, retry_at=retry_at, **common)
@@ -466,19 +412,6 @@ class TreeRun:
             **common,
         )
         self._examine(self.graph.finished(node))
-
-    def _attempt_record(
-        self, node: Node, status: str, error: str | None, error_type: str | None
-    ) -> dict[str, Any]:
-        started = node.task.started_at
-        return {
-            "attempt": node.task.attempt,
-            "status": status,
-            "error": error,
-            "error_type": error_type,
-            "started_at": started.isoformat() if started else None,
-            "ended_at": self._now.isoformat(),
-        }
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -521,46 +454,18 @@ class TreeRun:
             self._record(group, {"progress": progress}, None)
 
     def _record(self, node: Node, values: dict[str, Any], lease: dict[str, Any] | None) -> None:
-        task = node.task
-        values["updated_at"] = self._now
-        node.task = task.evolve_known(values)
-        written = {**values, **lease} if lease else values
-        queued = self._changes.get(task.id)
-        if queued is None:
-            self._changes[task.id] = Change(task.id, task.status, written)
-        else:
-            self._changes[task.id] = Change(task.id, queued.expected, {**queued.values, **written})
-        self._wakeup.set()
+        self.batch.record(node, values, lease, self._now)
 
     def emit(self, node: Node, kind: EventType, data: dict[str, Any]) -> None:
         """Queue an event; it is stored with the batch and published once that commits."""
-        self._seq += 1
-        self._events.append(
-            TaskEvent(kind, node.task.id, node.task.tree_id, data, self._now, self._seq)
-        )
-        self._wakeup.set()
+        self.batch.emit(node, kind, data, self._now)
 
     def touch(self) -> None:
         """Refresh the clock used for timestamps (for changes made outside the loop's turns)."""
         self._now = utcnow()
 
-    def _begin_write(self) -> None:
-        """Start committing the accumulated changes; the loop goes on meanwhile."""
-        changes, self._changes = list(self._changes.values()), {}
-        events, self._events = self._events, []
-        self._write_batch = (events, self._claimed)
-        self._claimed = []
-        self._write = asyncio.ensure_future(self.repository.apply(changes, events))
-        self._write.add_done_callback(lambda _: self._wakeup.set())
-
-    async def _end_write(self) -> None:
-        """The batch committed: start its claimed tasks, publish its events, call back."""
-        assert self._write is not None
-        write, self._write = self._write, None
-        events, claimed = self._write_batch
-        conflicts = await write  # a storage error propagates: the tree stops here
-        if conflicts:
-            raise LeaseLost(self.graph.root.task.tree_id, conflicts)
+    def _committed(self, events: list[TaskEvent], claimed: list[Node]) -> None:
+        """A batch committed: start its claimed tasks, publish its events, call back."""
         self._submit([node for node in claimed if node.task.id in self.running])
         for event in events:
             self.bus.publish(event)
