@@ -21,7 +21,7 @@ import difflib
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from taskflow.exceptions import (
     DefinitionError,
@@ -74,6 +74,9 @@ def check_priority(priority: Any, *, task: str) -> int:
     return priority
 
 
+_LIMIT_FIELDS = frozenset({"timeout", "soft_timeout", "retry", "deadline"})
+
+
 def _seconds(value: Any, field: str, task: str) -> float | None:
     if value is None:
         return None
@@ -93,6 +96,8 @@ def parse_limits(
     retries or a `RetryPolicy` mapping; ``deadline`` (root only) is the number of seconds, from
     creation, within which the whole tree must finish.
     """
+    if not _LIMIT_FIELDS.intersection(spec):
+        return {}
     try:
         policy = RetryPolicy.parse(spec.get("retry"))
     except (TypeError, ValueError) as exc:
@@ -315,7 +320,22 @@ def similar_ids(word: str, choices: Iterable[str]) -> list[str]:
     return difflib.get_close_matches(word, sorted(choices), n=3, cutoff=0.5)
 
 
-def check_tree(tasks: Sequence[Task], *, executors: Collection[str] | None = None) -> None:
+class ExecutorCatalog(Protocol):
+    """What `check_tree` needs to know about executors (an `ExecutorRegistry` is one)."""
+
+    def __contains__(self, executor_id: object) -> bool: ...
+
+    def ids(self) -> Collection[str]: ...
+
+
+def _known_ids(executors: Collection[str] | ExecutorCatalog) -> Collection[str]:
+    ids = getattr(executors, "ids", None)
+    return ids() if callable(ids) else executors  # type: ignore[return-value]
+
+
+def check_tree(
+    tasks: Sequence[Task], *, executors: Collection[str] | ExecutorCatalog | None = None
+) -> None:
     """Raise a `DefinitionError` if ``tasks`` (one whole tree) cannot run as defined.
 
     Checks, in order: parents and dependencies name tasks of the tree, executors are known
@@ -337,9 +357,10 @@ def check_tree(tasks: Sequence[Task], *, executors: Collection[str] | None = Non
             if dep.id == task.id:
                 raise DependencyCycle([task.key, task.key])
         if executors is not None and task.executor is not None and task.executor not in executors:
-            raise UnknownExecutor(
-                task.executor, task=task.key, suggestions=similar_ids(task.executor, executors)
-            )
+            close = similar_ids(
+                task.executor, _known_ids(executors)
+            )  # the error path lists them all
+            raise UnknownExecutor(task.executor, task=task.key, suggestions=close)
     _check_acyclic(tasks, by_id)
     for task in tasks:
         _check_references(task, by_id, by_key)

@@ -157,8 +157,8 @@ class RunGraph:
         delta = node.effective_progress - before
         group = node.parent
         while group is not None and group.is_group and delta and not group.task.is_terminal:
+            old = group.progress_sum / len(group.children)
             group.progress_sum += delta
-            old = group.task.progress
             new = group.progress_sum / len(group.children)
             changed.append((group, new))
             delta, group = new - old, group.parent

@@ -95,7 +95,7 @@ class TaskManager:
                 executor, or literal inputs that violate their executor's schema.
         """
         tasks = build_tree(definition, user_id=user_id)
-        check_tree(tasks, executors=self.registry.ids())
+        check_tree(tasks, executors=self.registry)
         check_literal_inputs(tasks, self.registry)
         return tasks
 
@@ -120,7 +120,7 @@ class TaskManager:
         active = self._active.get(tree_id)
         if active is None:
             if not checked:
-                check_tree(tasks, executors=self.registry.ids())
+                check_tree(tasks, executors=self.registry)
             now = utcnow()
             lease = await self.task_repository.leases.acquire(
                 tree_id, self.owner, now, now + timedelta(seconds=self.settings.lease_seconds)
@@ -187,7 +187,9 @@ class TaskManager:
         """`create_tree` then `distribute_task_tree`, without reading the new tree back."""
         tasks = self.check(definition, user_id=user_id)
         await self.task_repository.insert(tasks)
-        return await self.wait(await self._start(tasks, on_terminal, checked=True))
+        tree_id = await self._start(tasks, on_terminal, checked=True)
+        del tasks  # the run holds the live copies; do not keep the originals alive too
+        return await self.wait(tree_id)
 
     async def resume(self) -> list[str]:
         """Take over unfinished trees whose manager stopped renewing its lease, and run them.

@@ -93,6 +93,7 @@ class TreeRun:
         self.batch = WritePipeline(repository, graph.root.task.tree_id, self._wakeup.set)
         self._messages: dict[str, str] = {}
         self._cancel_types: dict[str, str] = {}  # why running tasks are being cancelled
+        self._groups_moved: set[Node] = set()  # groups whose progress changed since the last batch
         self._now = utcnow()
 
     # -- the loop ---------------------------------------------------------------------------
@@ -126,8 +127,10 @@ class TreeRun:
         while True:
             if not self.stopping:
                 self.batch.claimed.extend(self._claim())
-            if not self.batch.writing and self.batch.pending:
-                self.batch.begin()
+            if not self.batch.writing:
+                self._record_group_progress()
+                if self.batch.pending:
+                    self.batch.begin()
             busy = self.running or self.batch.pending or self.batch.writing
             waiting = self._ready or self.timers.pending_retries() or any(self._blocked.values())
             if not busy and (self.stopping or not waiting):
@@ -135,6 +138,7 @@ class TreeRun:
             await self._wait()
         if not self.stopping:
             self._sweep()
+        self._record_group_progress()
         if self.batch.pending:
             self._committed(*await self.batch.flush())
 
@@ -450,8 +454,16 @@ class TreeRun:
             self._roll_up(node, before)
 
     def _roll_up(self, node: Node, before: float) -> None:
-        for group, progress in self.graph.progress_changed(node, before):
-            self._record(group, {"progress": progress}, None)
+        """Update the groups above in memory now; record their progress once per batch."""
+        for group, _ in self.graph.progress_changed(node, before):
+            self._groups_moved.add(group)
+        self._wakeup.set()
+
+    def _record_group_progress(self) -> None:
+        moved, self._groups_moved = self._groups_moved, set()
+        for group in moved:
+            if not group.task.is_terminal:
+                self._record(group, {"progress": group.progress_sum / len(group.children)}, None)
 
     def _record(self, node: Node, values: dict[str, Any], lease: dict[str, Any] | None) -> None:
         self.batch.record(node, values, lease, self._now)
@@ -467,13 +479,17 @@ class TreeRun:
     def _committed(self, events: list[TaskEvent], claimed: list[Node]) -> None:
         """A batch committed: start its claimed tasks, publish its events, call back."""
         self._submit([node for node in claimed if node.task.id in self.running])
+        listening = self.bus.has_subscribers
+        calling_back = bool(self.hooks.post or self.on_terminal)
+        if not (listening or calling_back):
+            return
         for event in events:
-            self.bus.publish(event)
-            if event.type.is_terminal:
+            if listening:
+                self.bus.publish(event)
+            if calling_back and event.type.is_terminal:
                 node = self.graph.nodes[event.task_id]
-                self.hooks.after(
-                    node.task, self.on_terminal, self._messages.pop(event.task_id, None)
-                )
+                message = self._messages.pop(event.task_id, None)
+                self.hooks.after(node.task, self.on_terminal, message)
 
     def _sweep(self) -> None:
         """Safety net: nothing may stay unfinished when the loop ends."""

@@ -97,6 +97,7 @@ events = sa.Table(
     sa.Column("type", sa.String(16), nullable=False),
     sa.Column("data", json_column(), nullable=False),
     sa.Column("time", UTCDateTime(), nullable=False),
+    sqlite_with_rowid=False,  # rows live in the (tree_id, seq) key: one B-tree insert per event
 )
 
 #: Data sent to a task with ``notify``, kept until the task's ``wait`` takes it.

@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("type", sa.String(16), nullable=False),
         sa.Column("data", json_column(), nullable=False),
         sa.Column("time", UTCDateTime(), nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "taskflow_signals",
