@@ -407,26 +407,19 @@ async def test_log_fields_that_are_not_json_are_kept_as_text(manager: TaskManage
 
 
 async def test_retry_task_refuses_a_tree_another_manager_runs(make_manager: Any) -> None:
-    first, second = make_manager(), make_manager()
-    tree = await first.run_tree(
-        {
-            "key": "root",
-            "children": [
-                task("flaky", "test.flaky", inputs={"succeed_on": 2}),
-                task("long", "test.cooperative", dependencies=[]),
-            ],
-        }
+    manager = make_manager()
+    tree = await manager.run_tree(
+        {"key": "root", "children": [task("flaky", "test.flaky", inputs={"succeed_on": 2})]}
     )
     flaky_id = tree.find("flaky").task.id  # type: ignore[union-attr]
-    blocker = await first.create_tree({"key": "r2", "children": [task("x", "noop")]})
-    del blocker
-    await second.task_repository.leases.acquire(
-        tree.task.id, "someone-else", utcnow(), utcnow() + timedelta(seconds=30)
+    now = utcnow()  # another (live) manager holds the tree
+    await manager.task_repository.leases.acquire(
+        tree.task.id, "someone-else", now, now + timedelta(seconds=30)
     )
     with pytest.raises(TreeBusy):
-        await first.retry_task(flaky_id)
+        await manager.retry_task(flaky_id)
     assert (
-        await first.task_repository.require_task(flaky_id)
+        await manager.task_repository.require_task(flaky_id)
     ).status is S.FAILED  # nothing written
 
 
@@ -518,14 +511,15 @@ async def test_progress_rolls_up_to_the_parent_group(make_manager: Any) -> None:
     tree_id = await manager.start(tree.task.id)
     stage_id = tree.find("stage").task.id  # type: ignore[union-attr]
 
-    async def stage_progress() -> float:
-        return (await manager.get_state(stage_id)).progress
+    async def stage_progress() -> float:  # as persisted
+        return (await manager.task_repository.require_task(stage_id)).progress
 
     for _ in range(100):  # b completes (1.0), a waits (0.0): the stage is half way
         if await stage_progress() == 0.5:
             break
         await asyncio.sleep(0.02)
     assert await stage_progress() == 0.5
+    assert (await manager.get_state(stage_id)).progress == 0.5
     assert [t.key for t in manager.running_tasks()] == ["a"]
     await manager.notify(tree.find("a").task.id, "approval", True)  # type: ignore[union-attr]
     final = await manager.wait(tree_id)

@@ -50,6 +50,7 @@ _EVENT_OF = {
 }
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
 DEADLINE_REASON = "the tree's deadline passed"
+GROUP_PROGRESS_SECONDS = 0.2  # a group's rolled-up progress is written at most this often
 Entry = tuple[int, int, Node]
 
 
@@ -93,7 +94,9 @@ class TreeRun:
         self.batch = WritePipeline(repository, graph.root.task.tree_id, self._wakeup.set)
         self._messages: dict[str, str] = {}
         self._cancel_types: dict[str, str] = {}  # why running tasks are being cancelled
-        self._groups_moved: set[Node] = set()  # groups whose progress changed since the last batch
+        self._groups_moved: set[Node] = set()  # groups whose progress changed since the last write
+        self._groups_written = 0.0
+        self._groups_due = False
         self._now = utcnow()
 
     # -- the loop ---------------------------------------------------------------------------
@@ -138,7 +141,7 @@ class TreeRun:
             await self._wait()
         if not self.stopping:
             self._sweep()
-        self._record_group_progress()
+        self._record_group_progress(final=True)
         if self.batch.pending:
             self._committed(*await self.batch.flush())
 
@@ -459,7 +462,19 @@ class TreeRun:
             self._groups_moved.add(group)
         self._wakeup.set()
 
-    def _record_group_progress(self) -> None:
+    def _record_group_progress(self, *, final: bool = False) -> None:
+        """Write groups' rolled-up progress, at most every `GROUP_PROGRESS_SECONDS`."""
+        if not self._groups_moved:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if not final and now - self._groups_written < GROUP_PROGRESS_SECONDS:
+            if not self._groups_due:  # come back then, even if nothing else happens
+                self._groups_due = True
+                loop.call_at(self._groups_written + GROUP_PROGRESS_SECONDS, self._wakeup.set)
+            return
+        self._groups_due = False
+        self._groups_written = now
         moved, self._groups_moved = self._groups_moved, set()
         for group in moved:
             if not group.task.is_terminal:
