@@ -152,3 +152,24 @@ def test_plugins_load_by_entry_point_and_a_broken_one_is_reported(plugin_path: P
     assert "bad-plugin 1.2" in registry.plugin_errors
     assert "cannot start" in registry.plugin_errors["bad-plugin 1.2"]
     assert "plugin.shout" in registry.ids()
+
+
+def test_a_subclass_describes_itself_not_its_parent(registry: ExecutorRegistry) -> None:
+    class Parent(BaseTask):
+        """Shared plumbing of a family of executors."""
+
+        id = "test.parent"
+
+        async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+            return {}
+
+    class Child(Parent):
+        """Does the child's one thing."""
+
+        id = "test.child"
+
+    class Quiet(Parent):
+        id = "test.quiet"
+
+    assert (Child.name, Child.description) == ("Child", "Does the child's one thing.")
+    assert (Quiet.name, Quiet.description) == ("Quiet", "Shared plumbing of a family of executors.")

@@ -100,13 +100,16 @@ class BaseTask(ExecutableTask):
     output_schema: ClassVar[Mapping[str, Any] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Default ``name`` and ``description`` from this class itself (its name, the first line
+        of its own docstring), not from a parent executor; ``id`` is inherited if set."""
         super().__init_subclass__(**kwargs)
-        for attribute, default in (
-            ("name", cls.__name__),
-            ("description", _first_line(cls.__doc__)),
+        own_doc = cls.__dict__.get("__doc__")
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
+        if "description" not in cls.__dict__ and (
+            own_doc or not isinstance(getattr(cls, "description", None), str)
         ):
-            if not isinstance(cls.__dict__.get(attribute, getattr(cls, attribute, None)), str):
-                setattr(cls, attribute, default)
+            cls.description = _first_line(own_doc)
         if not isinstance(getattr(cls, "id", None), str):
             cls.id = _snake_case(cls.__name__)
 
