@@ -173,3 +173,35 @@ def test_a_subclass_describes_itself_not_its_parent(registry: ExecutorRegistry) 
 
     assert (Child.name, Child.description) == ("Child", "Does the child's one thing.")
     assert (Quiet.name, Quiet.description) == ("Quiet", "Shared plumbing of a family of executors.")
+
+
+def test_two_packages_claiming_one_id_are_reported_naming_both(tmp_path: Path) -> None:
+    for package, module in (("first-pkg", "first_pkg"), ("second-pkg", "second_pkg")):
+        (tmp_path / f"{module}.py").write_text(
+            textwrap.dedent(f'''
+            from taskflow import BaseTask
+            class Fetch(BaseTask):
+                id = "dup.fetch"
+                async def execute(self, inputs):
+                    return {{"from": "{module}"}}
+        ''')
+        )
+        info = tmp_path / f"{package}-2.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 2.0\n")
+        (info / "entry_points.txt").write_text(f"[taskflow.executors]\nfetch = {module}:Fetch\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        registry = ExecutorRegistry()
+        winner = registry.get("dup.fetch")
+        assert winner is not None
+        [(loser, error)] = registry.plugin_errors.items()
+        assert {winner.source, f"package {loser}"} == {
+            "package first-pkg 2.0",
+            "package second-pkg 2.0",
+        }
+        assert "first_pkg.Fetch" in error and "second_pkg.Fetch" in error and "dup.fetch" in error
+    finally:
+        sys.path.remove(str(tmp_path))
+        for module in ("first_pkg", "second_pkg"):
+            sys.modules.pop(module, None)
