@@ -6,13 +6,21 @@ Two shapes are accepted (see docs/trees.md):
 * **flat** (the seed lineage's JSON task list): a list of task mappings with ``id`` (a local
   key such as ``"task_1"``), ``parent_id`` (another local key) and ``dependencies``.
 
-A task mapping has ``name``, and optionally ``key``/``id``, ``executor`` (or the lineage's
-``schemas: {method: ...}``), ``inputs``, ``params``, ``dependencies``, ``priority``, ``user_id``.
-Without an executor, a task with children is a *group*; one without is run by the executor
-whose id is its ``name`` (the lineage's convention).
+A task mapping may have ``key``/``id``, ``name``, ``executor`` (or the lineage's
+``schemas: {method: ...}``), ``inputs``, ``params``, ``dependencies``, ``priority``,
+``user_id``, the limits ``timeout``, ``soft_timeout`` and ``retry``, ``deadline`` (the root
+only; see `parse_limits`), and ``children`` (nested) or ``parent_id`` (flat); any other field
+is an error. The key defaults to one derived from the name, the name to the key. Without an
+executor, a task with children is a *group*; one without is run by the executor whose id is
+its ``name`` (the lineage's convention).
 
-`check_tree` is the one place where a tree is checked before anything is written or run:
-unknown dependencies, cycles, references to tasks that are not upstream, unknown executors.
+`build_tree` checks the shape (fields, keys, priority, limits) and links dependencies to
+task ids. `check_tree` is the one place where a tree's graph is checked before anything is
+written or run: parents and dependencies inside the tree, unknown executors, cycles (a group
+waits for its children, so a task depending on a group that contains it is one), references
+to tasks that are not upstream. Literal inputs are checked against their executors' schemas
+by `taskflow.executors.check_literal_inputs`, which `TaskManager.check` (and so
+``create_tree`` and ``run_tree``) calls after both.
 """
 
 from __future__ import annotations

@@ -272,7 +272,7 @@ def test_approval_released_by_tasks_notify(cli: Cli) -> None:
 def _start_long_run(cli: Cli, tmp_path: Path, executor: str = "sleep") -> subprocess.Popen[str]:
     """A run whose first tasks are running (its log said so) and will be for a while."""
     stops_when_asked = "{executor: sleep, inputs: {seconds: 10}}"
-    ignores_the_flag = "{executor: python.call, inputs: {function: 'time:sleep', args: [2]}}"
+    ignores_the_flag = "{executor: python.call, inputs: {function: 'asyncio:sleep', args: [30]}}"
     task = stops_when_asked if executor == "sleep" else ignores_the_flag
     tree_file = write(
         tmp_path,
@@ -280,13 +280,23 @@ def _start_long_run(cli: Cli, tmp_path: Path, executor: str = "sleep") -> subpro
         "concurrency: 2\ntasks:\n" + "".join(f"  - {{key: t{i}, {task[1:]}\n" for i in range(4)),
     )
     process = cli.start("run", tree_file)
-    assert process.stdout is not None
-    deadline = time.monotonic() + 20
-    line = ""
-    while "t0 started" not in line and time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 0.5)
-        line = process.stdout.readline() if ready else ""
+    _read_until(process, b"t0 started")
     return process
+
+
+def _read_until(process: subprocess.Popen[str], needle: bytes, timeout: float = 20) -> None:
+    """Read the child's stdout from the raw descriptor until ``needle`` appears.
+
+    Not select() plus a buffered readline(): the line we wait for can sit in the reader's
+    buffer while select() waits for bytes the child only writes much later.
+    """
+    assert process.stdout is not None
+    fd, seen, deadline = process.stdout.fileno(), b"", time.monotonic() + timeout
+    while needle not in seen:
+        assert time.monotonic() < deadline, f"never saw {needle!r} in {seen!r}"
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            seen += os.read(fd, 65536)
 
 
 def _only_tree(cli: Cli) -> str:
@@ -318,7 +328,7 @@ def test_ctrl_c_twice_stops_at_once_with_nothing_half_recorded(cli: Cli, tmp_pat
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130, out + err
-    assert time.monotonic() - started < 5  # not the 5 s grace period after the sleeping threads
+    assert time.monotonic() - started < 4  # not the 5 s grace period, nor the 30 s sleep
     assert "taskflow resume" in err
     left = cli.tasks_by_key(_only_tree(cli))
     assert "in_progress" not in {t["status"] for t in left.values()}  # every change was recorded

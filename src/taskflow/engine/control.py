@@ -55,7 +55,8 @@ class Upkeep:
         node = self.run_.graph.nodes[context.task_id]
         self.run_.touch()
         safe = json.loads(json.dumps(dict(fields), default=str))  # a log line never breaks a write
-        self.run_.emit(node, EventType.LOG, {**safe, "key": node.task.key, "message": message})
+        extra = {k: v for k, v in safe.items() if k not in ("key", "message")}
+        self.run_.emit(node, EventType.LOG, {"key": node.task.key, "message": message, **extra})
 
     async def wait(self, context: ExecutionContext, key: str, timeout: float | None) -> Any:
         """Return the data of ``notify(task, key)``; park the task (no slot held) meanwhile."""

@@ -458,7 +458,8 @@ class TreeRun:
 
     def _roll_up(self, node: Node, before: float) -> None:
         """Update the groups above in memory now; record their progress once per batch."""
-        for group, _ in self.graph.progress_changed(node, before):
+        for group, progress in self.graph.progress_changed(node, before):
+            group.task = group.task.evolve_known({"progress": progress})  # live for get_state
             self._groups_moved.add(group)
         self._wakeup.set()
 

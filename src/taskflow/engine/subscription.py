@@ -40,6 +40,9 @@ async def follow_tree(
                 continue
             root = await repository.get_task(tree_id)
             if root is None or root.is_terminal:
+                # The last batch may have committed since the read above: read once more.
+                for event in await repository.events.read(tree_id, after=last):
+                    yield event
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), poll_seconds)

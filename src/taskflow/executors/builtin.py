@@ -134,7 +134,7 @@ class PythonCall(BaseTask):
 
 
 class WaitSignal(BaseTask):
-    """Waits for data sent with ``notify`` (``taskflow tasks notify ID KEY --data JSON``)."""
+    """Waits for data sent with notify (taskflow tasks notify ID KEY --data JSON)."""
 
     id = "signal.wait"
     name = "Wait for a signal"
