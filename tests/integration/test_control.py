@@ -105,6 +105,7 @@ async def test_cancel_during_a_run(
     assert all(t.is_terminal for t in by_key.values())
     if expected_result == "partial":
         assert victim.result is not None and victim.result["partial_result"]["items_done"] > 0
+        assert victim.result["task"] == "victim"
     if forced:
         assert took >= 0.5
         assert victim.error == "the user changed their mind (stopped by force)"

@@ -64,7 +64,11 @@ class WithCancel(BaseTask):
 
     async def cancel(self) -> dict[str, Any]:
         self.stop.set()
-        return {"status": "cancelled", "partial_result": {"items_done": self.done}}
+        return {
+            "status": "cancelled",
+            "partial_result": {"items_done": self.done},
+            "task": self.context.key,
+        }  # cancel() sees the task's context too
 
 
 class Stubborn(BaseTask):

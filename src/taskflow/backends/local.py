@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from taskflow.backends.base import FORCED_STOP, ExecutionBackend, OnDone, TaskRun
-from taskflow.executors import ExecutableTask, Outcome, invoke
+from taskflow.executors import ExecutableTask, ExecutionContext, Outcome, invoke
+from taskflow.executors.context import reset_context, set_context
 from taskflow.models import TaskStatus
 
 logger = logging.getLogger("taskflow.backend")
@@ -21,6 +22,7 @@ class _Running:
     executor: ExecutableTask | None = None
     partial: Mapping[str, Any] | None = None
     cancelling: asyncio.Task[None] | None = None
+    context: ExecutionContext | None = None
     stop_requested: bool = False  # asked before the executor instance existed
 
 
@@ -65,7 +67,7 @@ class LocalBackend(ExecutionBackend):
 
     def submit(self, run: TaskRun, on_done: OnDone) -> None:
         """Start the run as an asyncio task."""
-        entry = self._running[run.task.id] = _Running()
+        entry = self._running[run.task.id] = _Running(context=run.context)
         entry.task = asyncio.create_task(self._run(run, on_done), name=f"taskflow:{run.task.key}")
 
     def request_stop(self, task_id: str) -> None:
@@ -82,11 +84,15 @@ class LocalBackend(ExecutionBackend):
 
     @staticmethod
     async def _call_cancel(entry: _Running, cancel: Any, task_id: str) -> None:
-        try:
+        token = set_context(entry.context) if entry.context is not None else None
+        try:  # cancel() sees the same self.context as execute() (this task's own copy)
             partial = await cancel()
         except Exception:
             logger.exception("cancel() of task %s failed", task_id)
             return
+        finally:
+            if token is not None:
+                reset_context(token)
         if isinstance(partial, Mapping):
             entry.partial = partial
 

@@ -30,6 +30,8 @@ def describe(info: ExecutorInfo) -> dict[str, object]:
         "class": f"{info.cls.__module__}.{info.cls.__qualname__}",
         "max_concurrency": info.max_concurrency,
         "rerun_safe": info.rerun_safe,
+        "timeout": info.cls.timeout,
+        "retry_policy": info.cls.retry_policy.to_dict() if info.cls.retry_policy else None,
         "input_schema": dict(info.input_schema),
         "output_schema": dict(info.output_schema) if info.output_schema is not None else None,
     }
@@ -78,7 +80,17 @@ def show(executor_id: str, imports: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    for name in ("id", "name", "description", "source", "class", "max_concurrency", "rerun_safe"):
+    for name in (
+        "id",
+        "name",
+        "description",
+        "source",
+        "class",
+        "max_concurrency",
+        "rerun_safe",
+        "timeout",
+        "retry_policy",
+    ):
         stdout.print(f"{name:>16}  {data[name]}", markup=False)
     for name in ("input_schema", "output_schema"):
         stdout.print(f"{name}:", markup=False)
