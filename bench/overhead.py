@@ -1,4 +1,4 @@
-"""Orchestration overhead of taskflow: no-op trees on a fresh SQLite file.
+"""Orchestration overhead of taskflow: no-op trees on a fresh SQLite file or PostgreSQL database.
 
 Run it from the project root with the project's virtualenv::
 
@@ -6,14 +6,16 @@ Run it from the project root with the project's virtualenv::
     .venv/bin/python bench/overhead.py --case fanout-10k --repeat 3
     .venv/bin/python bench/overhead.py --case chain-1k --concurrency 10
     .venv/bin/python bench/overhead.py --case fanout-10k --profile
+    .venv/bin/python bench/overhead.py --db postgresql://postgres@127.0.0.1:5432/postgres
 
 Every case runs in a fresh subprocess (so its peak RSS is its own) against a fresh temporary
-SQLite file. The schema of the empty database is created before the clock starts; the clock
-then covers one `TaskManager.run_tree` call, i.e. creating the tree in one transaction and
-running it to the end. Every task runs the built-in ``noop`` executor, so what is measured is
-taskflow's own cost per task. After the run the child checks, both in memory and with a plain
-``sqlite3`` count of the file, that every task (groups included) ended ``completed``; if not it
-exits non-zero, and so does this script.
+SQLite file, or, with ``--db URL`` naming a PostgreSQL server, a fresh database created on that
+server for the run and dropped after it. The schema of the empty database is created before
+the clock starts; the clock then covers one `TaskManager.run_tree` call, i.e. creating the
+tree in one transaction and running it to the end. Every task runs the built-in ``noop``
+executor, so what is measured is taskflow's own cost per task. After the run the child checks,
+both in memory and with a plain ``sqlite3`` (or ``asyncpg``) count of the database, that every
+task (groups included) ended ``completed``; if not it exits non-zero, and so does this script.
 
 The figures are printed, never asserted; the last line compares them with the targets.
 See bench/README.md for what each case means and a snapshot of the results.
@@ -111,23 +113,57 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def count_statuses(path: Path) -> dict[str, int]:
-    """Task statuses in the database file, counted with plain ``sqlite3`` (not through taskflow)."""
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        rows = conn.execute(
-            "SELECT status, COUNT(*) FROM taskflow_tasks GROUP BY status"
-        ).fetchall()
+STATUS_COUNT_SQL = "SELECT status, COUNT(*) FROM taskflow_tasks GROUP BY status"
+
+
+async def count_statuses(url: str) -> dict[str, int]:
+    """Task statuses in the database, counted without taskflow (``sqlite3`` or ``asyncpg``)."""
+    if url.startswith("sqlite"):
+        with contextlib.closing(sqlite3.connect(url.split(":///", 1)[1])) as conn:
+            rows = conn.execute(STATUS_COUNT_SQL).fetchall()
+    else:
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            rows = [tuple(row) for row in await conn.fetch(STATUS_COUNT_SQL)]
+        finally:
+            await conn.close()
     return {str(status): int(count) for status, count in rows}
 
 
-def verify(case: Case, tree: Any, path: Path) -> list[str]:
+@contextlib.asynccontextmanager
+async def fresh_database(server: str | None) -> Any:
+    """The URL of an empty database: a temporary SQLite file, or a new PostgreSQL database."""
+    if server is None:
+        with tempfile.TemporaryDirectory(prefix="taskflow-bench-") as directory:
+            yield f"sqlite:///{Path(directory) / 'bench.db'}"
+        return
+    import uuid
+
+    import asyncpg
+
+    name = f"taskflow_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{server.rsplit('/', 1)[0]}/{name}"
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def verify(case: Case, tree: Any, url: str) -> list[str]:
     """Problems with a finished run: anything not completed, in memory or in the file."""
     in_memory: dict[str, int] = {}
     for node in tree.walk():
         status = node.task.status.value
         in_memory[status] = in_memory.get(status, 0) + 1
     problems = []
-    for where, counts in (("in memory", in_memory), ("in the database", count_statuses(path))):
+    stored = await count_statuses(url)
+    for where, counts in (("in memory", in_memory), ("in the database", stored)):
         if counts != {"completed": case.rows}:
             problems.append(f"{where}: expected {case.rows} completed, found {counts}")
     rolled_up = tree.calculate_status().value
@@ -137,16 +173,15 @@ def verify(case: Case, tree: Any, path: Path) -> list[str]:
 
 
 async def run_case(
-    case: Case, concurrency: int | None, profiler: cProfile.Profile | None
+    case: Case, concurrency: int | None, profiler: cProfile.Profile | None, server: str | None
 ) -> dict[str, Any]:
     """Create the schema, then time one `run_tree` of the case; return the measurements."""
     from taskflow import EngineSettings, TaskManager, create_session
 
     settings = EngineSettings() if concurrency is None else EngineSettings(concurrency=concurrency)
     definition = case.build()
-    with tempfile.TemporaryDirectory(prefix="taskflow-bench-") as directory:
-        path = Path(directory) / "bench.db"
-        manager = TaskManager(create_session(f"sqlite:///{path}"), settings=settings)
+    async with fresh_database(server) as url:
+        manager = TaskManager(create_session(url), settings=settings)
         try:
             await manager.task_repository.list_tasks(limit=1)  # creates the schema, untimed
             base_rss = peak_rss_mb()
@@ -160,7 +195,7 @@ async def run_case(
             rss = peak_rss_mb()
         finally:
             await manager.close()
-        problems = verify(case, tree, path)
+        problems = await verify(case, tree, url)
     return {
         "case": case.name,
         "tasks": case.tasks,
@@ -171,17 +206,17 @@ async def run_case(
     }
 
 
-def child_main(name: str, concurrency: int | None) -> int:
+def child_main(name: str, concurrency: int | None, server: str | None) -> int:
     """The subprocess: run one case and print its measurements as one JSON line."""
-    result = asyncio.run(run_case(CASES[name], concurrency, None))
+    result = asyncio.run(run_case(CASES[name], concurrency, None, server))
     print(json.dumps(result))
     return 1 if result["problems"] else 0
 
 
-def profile_main(name: str, concurrency: int | None) -> int:
+def profile_main(name: str, concurrency: int | None, server: str | None) -> int:
     """Run one case in this process under cProfile; print the top 25 functions by tottime."""
     profiler = cProfile.Profile()
-    result = asyncio.run(run_case(CASES[name], concurrency, profiler))
+    result = asyncio.run(run_case(CASES[name], concurrency, profiler, server))
     print(format_row([result]))
     print(
         "(under cProfile, so slower than a plain run; the SQLite writer thread is not profiled)\n"
@@ -195,11 +230,13 @@ def profile_main(name: str, concurrency: int | None) -> int:
 # -- the driver ----------------------------------------------------------------------------------
 
 
-def spawn(name: str, concurrency: int | None) -> dict[str, Any]:
+def spawn(name: str, concurrency: int | None, server: str | None) -> dict[str, Any]:
     """Run one case in a fresh interpreter; return its measurements (``problems`` if it failed)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", name]
     if concurrency is not None:
         command += ["--concurrency", str(concurrency)]
+    if server is not None:
+        command += ["--db", server]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     lines = done.stdout.strip().splitlines()
     try:
@@ -227,13 +264,13 @@ def format_row(results: list[dict[str, Any]]) -> str:
 
 
 def run_all(
-    names: list[str], concurrency: int | None, repeat: int
+    names: list[str], concurrency: int | None, repeat: int, server: str | None
 ) -> tuple[dict[str, list[dict[str, Any]]], bool]:
     """Run every case ``repeat`` times, printing a line per case; return the runs and success."""
     runs: dict[str, list[dict[str, Any]]] = {}
     ok = True
     for name in names:
-        results = [spawn(name, concurrency) for _ in range(repeat)]
+        results = [spawn(name, concurrency, server) for _ in range(repeat)]
         failed = [problem for result in results for problem in result["problems"]]
         if failed:
             ok = False
@@ -249,12 +286,17 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def targets_line(runs: dict[str, list[dict[str, Any]]]) -> str:
+#: (fan-out 10k tasks/s, chain 1k tasks/s) that the figures are held against.
+TARGETS = {"sqlite": (10_000, 2_000), "postgres": (5_000, 1_000)}
+
+
+def targets_line(runs: dict[str, list[dict[str, Any]]], *, postgres: bool = False) -> str:
     """Compare the best runs with the targets; a case that did not run is ``n/a``."""
     best = {name: min(r["seconds"] for r in results) for name, results in runs.items()}
     rss = {name: max(r["rss_mb"] for r in results) for name, results in runs.items()}
     parts = []
-    for name, floor in (("fanout-10k", 10_000), ("chain-1k", 2_000)):
+    fanout, hops = TARGETS["postgres" if postgres else "sqlite"]
+    for name, floor in (("fanout-10k", fanout), ("chain-1k", hops)):
         if name in best:
             rate = CASES[name].tasks / best[name]
             parts.append(f"{name} {rate:,.0f}/s (>= {floor:,}: {verdict(rate >= floor)})")
@@ -290,30 +332,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per case; report the best and the median"
     )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="a PostgreSQL server (postgresql://user@host:port/db): each run gets a fresh "
+        "database there (default: a fresh SQLite file)",
+    )
     parser.add_argument("--child", choices=list(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.concurrency is not None and args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.db is not None and not args.db.startswith(("postgresql://", "postgres://")):
+        parser.error("--db takes a PostgreSQL URL (SQLite is the default)")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        return child_main(args.child, args.concurrency)
+        return child_main(args.child, args.concurrency, args.db)
     if args.profile:
-        return profile_main(args.case or "fanout-10k", args.concurrency)
+        return profile_main(args.case or "fanout-10k", args.concurrency, args.db)
     names = [args.case] if args.case else list(CASES)
     concurrency = args.concurrency if args.concurrency is not None else "engine default"
+    where = "a fresh SQLite file" if args.db is None else "a fresh PostgreSQL database"
     print(
-        f"taskflow overhead: no-op tasks on a fresh SQLite file, concurrency {concurrency}, "
+        f"taskflow overhead: no-op tasks on {where}, concurrency {concurrency}, "
         f"python {sys.version.split()[0]}",
         flush=True,
     )
-    runs, ok = run_all(names, args.concurrency, args.repeat)
-    print(targets_line(runs))
+    runs, ok = run_all(names, args.concurrency, args.repeat, args.db)
+    print(targets_line(runs, postgres=args.db is not None))
     return 0 if ok else 1
 
 
