@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from taskflow import EngineSettings, TaskManager, create_session
-from taskflow.storage import TaskRepository
+from taskflow import EngineSettings, TaskManager, TaskRepository, create_session
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TASKFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -7,7 +7,7 @@ Write an executor (an `ExecutableTask` with a JSON Schema for its inputs), regis
 from __future__ import annotations
 
 from taskflow.definition import build_tree, check_tree
-from taskflow.engine import EngineSettings, TaskManager, TerminalOutcome
+from taskflow.engine import EngineSettings, ResumeResult, TerminalOutcome
 from taskflow.events import EventBus, EventType, TaskEvent
 from taskflow.exceptions import (
     ConfigurationError,
@@ -39,19 +39,31 @@ from taskflow.executors import (
     executor_register,
     get_registry,
 )
-from taskflow.models import Dependency, RetryPolicy, Task, TaskStatus, TaskTreeNode
-from taskflow.runtime import create_session
-from taskflow.storage import MemoryRepository, TaskRepository
+from taskflow.models import (
+    AttemptRecord,
+    Dependency,
+    ErrorType,
+    RetryPolicy,
+    Task,
+    TaskStatus,
+    TaskTree,
+    TaskTreeNode,
+    TreeStatus,
+)
+from taskflow.repository import MemoryRepository, TaskRepository
+from taskflow.runtime import TaskManager, Worker, WorkerSettings, create_session
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AttemptRecord",
     "BaseTask",
     "ConfigurationError",
     "DefinitionError",
     "Dependency",
     "DependencyCycle",
     "EngineSettings",
+    "ErrorType",
     "EventBus",
     "EventType",
     "ExecutableTask",
@@ -65,6 +77,7 @@ __all__ = [
     "MemoryRepository",
     "RegistryError",
     "ResultError",
+    "ResumeResult",
     "Retry",
     "RetryPolicy",
     "StorageError",
@@ -78,11 +91,15 @@ __all__ = [
     "TaskRepository",
     "TaskSignal",
     "TaskStatus",
+    "TaskTree",
     "TaskTreeNode",
     "TaskflowError",
     "TerminalOutcome",
     "TreeBusy",
+    "TreeStatus",
     "UnknownExecutor",
+    "Worker",
+    "WorkerSettings",
     "build_tree",
     "check_tree",
     "create_session",

@@ -3,24 +3,26 @@
 Two shapes are accepted (see docs/trees.md):
 
 * **nested**: a task mapping whose ``children`` list holds more task mappings;
-* **flat** (the seed lineage's JSON task list): a list of task mappings with ``id`` (a local
-  key such as ``"task_1"``), ``parent_id`` (another local key) and ``dependencies``.
+* **flat** (the flat task list of the aipartnerupflow lineage): a list of task mappings with
+  ``id`` (a local key such as ``"task_1"``), ``parent_id`` (another local key) and
+  ``dependencies``.
 
 A task mapping may have ``key``/``id``, ``name``, ``executor`` (or the lineage's
 ``schemas: {method: ...}``), ``inputs``, ``params``, ``dependencies``, ``priority``,
-``user_id``, the limits ``timeout``, ``soft_timeout`` and ``retry``, ``deadline`` (the root
-only; see `parse_limits`), and ``children`` (nested) or ``parent_id`` (flat); any other field
-is an error. The key defaults to one derived from the name, the name to the key. Without an
-executor, a task with children is a *group*; one without is run by the executor whose id is
-its ``name`` (the lineage's convention).
+``user_id``, the limits ``timeout``, ``soft_timeout`` and ``retry``, ``deadline`` and
+``concurrency`` (the root only; see `parse_limits`), and ``children`` (nested) or ``parent_id``
+(flat); any other field is an error. The key defaults to one derived from the name, the name to
+the key. Without an executor, a task with children is a *group*; one without is run by the
+executor whose id is its ``name`` (the lineage's convention).
 
 `build_tree` checks the shape (fields, keys, priority, limits) and links dependencies to
 task ids. `check_tree` is the one place where a tree's graph is checked before anything is
 written or run: parents and dependencies inside the tree, unknown executors, cycles (a group
 waits for its children, so a task depending on a group that contains it is one), references
 to tasks that are not upstream. Literal inputs are checked against their executors' schemas
-by `taskflow.executors.check_literal_inputs`, which `TaskManager.check` (and so
-``create_tree`` and ``run_tree``) calls after both.
+by `taskflow.executors.check_literal_inputs`; `taskflow.executors.check_tasks` runs all of
+them, for trees (``TaskManager.check``, ``create_tree``, ``run_tree``) and single tasks
+(``TaskRepository.create_task``) alike.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from taskflow.exceptions import (
     UnknownExecutor,
 )
 from taskflow.models import PRIORITY_DEFAULT, Dependency, RetryPolicy, Task, new_task_id, utcnow
+from taskflow.models.values import json_problem
 from taskflow.references import invalid_expressions, referenced_keys
 
 TASK_FIELDS = frozenset(
@@ -46,6 +49,7 @@ TASK_FIELDS = frozenset(
         "soft_timeout",
         "retry",
         "deadline",
+        "concurrency",
         "id",
         "key",
         "name",
@@ -82,7 +86,7 @@ def check_priority(priority: Any, *, task: str) -> int:
     return priority
 
 
-_LIMIT_FIELDS = frozenset({"timeout", "soft_timeout", "retry", "deadline"})
+_LIMIT_FIELDS = frozenset({"timeout", "soft_timeout", "retry", "deadline", "concurrency"})
 
 
 def _seconds(value: Any, field: str, task: str) -> float | None:
@@ -102,7 +106,8 @@ def parse_limits(
 
     ``timeout`` and ``soft_timeout`` limit one attempt (seconds); ``retry`` is a number of
     retries or a `RetryPolicy` mapping; ``deadline`` (root only) is the number of seconds, from
-    creation, within which the whole tree must finish.
+    creation, within which the whole tree must finish; ``concurrency`` (root only) is how many
+    of the tree's tasks may run at once.
     """
     if not _LIMIT_FIELDS.intersection(spec):
         return {}
@@ -111,9 +116,20 @@ def parse_limits(
     except (TypeError, ValueError) as exc:
         raise DefinitionError(f"retry: {exc}", task=task) from exc
     deadline = _seconds(spec.get("deadline"), "deadline", task)
-    if deadline is not None and not is_root:
-        raise DefinitionError("deadline belongs to the root (it limits the whole tree)", task=task)
+    concurrency = spec.get("concurrency")
+    for field, value in (("deadline", deadline), ("concurrency", concurrency)):
+        if value is not None and not is_root:
+            raise DefinitionError(
+                f"{field} belongs to the root (it limits the whole tree)", task=task
+            )
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise DefinitionError(
+            f"concurrency must be a whole number of at least 1, not {concurrency!r}", task=task
+        )
     return {
+        "concurrency": concurrency,
         "timeout": _seconds(spec.get("timeout"), "timeout", task),
         "soft_timeout": _seconds(spec.get("soft_timeout"), "soft_timeout", task),
         "retry": policy.to_dict() if policy is not None else None,
@@ -136,8 +152,11 @@ def parse_dependencies(raw: Any, *, task: str) -> tuple[Dependency, ...]:
 class _Builder:
     """Turns one definition into tasks, giving each a fresh id and a unique key."""
 
-    def __init__(self, user_id: str | None, explicit_keys: set[str]) -> None:
+    def __init__(
+        self, user_id: str | None, explicit_keys: set[str], tree_id: str | None = None
+    ) -> None:
         self.user_id = user_id
+        self.tree_id = tree_id  # set when adding a task to an existing tree
         self.explicit_keys = explicit_keys  # derived keys keep clear of these
         self.tasks: list[Task] = []
         self.ids_by_key: dict[str, str] = {}
@@ -158,7 +177,15 @@ class _Builder:
             raise DefinitionError(f"the key {key!r} is used by more than one task")
         return key
 
-    def add(self, spec: Any, index: int, *, parent: str | None, has_children: bool) -> Task:
+    def add(
+        self,
+        spec: Any,
+        index: int,
+        *,
+        parent: str | None,
+        has_children: bool,
+        task_id: str | None = None,
+    ) -> Task:
         if not isinstance(spec, Mapping):
             raise DefinitionError(f"task #{index} must be a mapping, not {type(spec).__name__}")
         key = self.key_for(spec, index)
@@ -166,6 +193,8 @@ class _Builder:
         if unknown:
             raise DefinitionError(f"unknown field(s) {', '.join(unknown)}", task=key)
         name = spec.get("name", key)
+        if not isinstance(name, str) or not name.strip():
+            raise DefinitionError(f"name must be a non-empty string, not {name!r}", task=key)
         executor = spec.get("executor", _UNSET)
         if executor is _UNSET and not (spec.get("schemas") or {}).get("method") and has_children:
             executor = None
@@ -176,11 +205,14 @@ class _Builder:
                 raise DefinitionError(
                     f"{field} must be a mapping, not {type(value).__name__}", task=key
                 )
-        task_id = new_task_id()
+            problem = json_problem(value, field)
+            if problem:
+                raise DefinitionError(problem, task=key)
+        task_id = task_id or new_task_id()
         self.ids_by_key[key] = task_id
         task = Task(
             id=task_id,
-            tree_id=self.tasks[0].id if self.tasks else task_id,
+            tree_id=self.tree_id or (self.tasks[0].id if self.tasks else task_id),
             parent_id=parent,
             key=key,
             name=str(name),
@@ -198,19 +230,23 @@ class _Builder:
         self.tasks.append(task)
         return task
 
-    def add_nested(self, spec: Any, parent: str | None = None) -> None:
-        children = spec.get("children", []) if isinstance(spec, Mapping) else []
-        if not isinstance(children, list):
-            raise DefinitionError(
-                "children must be a list", task=str(spec.get("key", spec.get("name")))
-            )
-        if isinstance(spec, Mapping) and "parent_id" in spec:
-            raise DefinitionError(
-                "parent_id belongs to the flat format; nest the task under children instead"
-            )
-        task = self.add(spec, len(self.tasks), parent=parent, has_children=bool(children))
-        for child in children:
-            self.add_nested(child, task.id)
+    def add_nested(self, root: Any) -> None:
+        """Add a nested definition, parents before children, depth first (no recursion: the
+        nesting depth is the user's to choose)."""
+        stack: list[tuple[Any, str | None]] = [(root, None)]
+        while stack:
+            spec, parent = stack.pop()
+            children = spec.get("children", []) if isinstance(spec, Mapping) else []
+            if not isinstance(children, list):
+                raise DefinitionError(
+                    "children must be a list", task=str(spec.get("key", spec.get("name")))
+                )
+            if isinstance(spec, Mapping) and "parent_id" in spec:
+                raise DefinitionError(
+                    "parent_id belongs to the flat format; nest the task under children instead"
+                )
+            task = self.add(spec, len(self.tasks), parent=parent, has_children=bool(children))
+            stack.extend((child, task.id) for child in reversed(children))
 
     def add_flat(self, specs: Sequence[Any]) -> None:
         parents = {s.get("parent_id") for s in specs if isinstance(s, Mapping)}
@@ -300,6 +336,50 @@ def build_tree(
             f"a tree definition is a mapping or a list of tasks, not {type(definition).__name__}"
         )
     return builder.link_dependencies()
+
+
+def build_task(
+    spec: Mapping[str, Any],
+    *,
+    task_id: str,
+    parent: Task | None,
+    siblings: Sequence[Task],
+    user_id: str | None = None,
+) -> Task:
+    """One task for ``spec`` (a task mapping, as in a tree definition), to be added to the tree
+    of ``parent`` (whose tasks are ``siblings``), or as a new root when ``parent`` is ``None``.
+
+    Its dependencies name tasks of that tree by key or id. The same shape checks as
+    `build_tree` apply; `check_tree` checks the graph.
+    """
+    if "children" in spec or "parent_id" in spec:
+        raise DefinitionError("a single task is created without children or parent_id")
+    builder = _Builder(
+        user_id if user_id is not None else (parent.user_id if parent else None),
+        {t.key for t in siblings},
+        tree_id=parent.tree_id if parent else None,
+    )
+    builder.ids_by_key = {t.key: t.id for t in siblings}
+    key = spec.get("key", spec.get("id"))
+    if key in builder.ids_by_key:
+        tree = parent.tree_id if parent else "?"
+        raise DefinitionError(f"the key {key!r} is already used in tree {tree!r}", task=key)
+    builder.tasks = list(siblings)
+    position = max((t.position for t in siblings), default=-1) + 1
+    task = builder.add(spec, position, parent=parent.id if parent else None, has_children=False,
+                       task_id=task_id)  # fmt: skip
+    by_key = {**builder.ids_by_key, **{t.id: t.id for t in siblings}}
+    dependencies = []
+    for dep in task.dependencies:
+        target = by_key.get(dep.id)
+        if target is None:
+            raise DefinitionError(
+                f"depends on {dep.id!r}, which is not a task of this tree"
+                + _suggest(dep.id, builder.ids_by_key),
+                task=task.key,
+            )
+        dependencies.append(Dependency(target, dep.required))
+    return task.evolve(position=position, dependencies=tuple(dependencies))
 
 
 def _explicit_keys(definition: Any) -> set[str]:

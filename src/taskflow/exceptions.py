@@ -72,22 +72,24 @@ class TaskConflict(TaskflowError):
 
 class LeaseLost(TaskflowError):
     """Raised when another manager took over a tree this manager was running (its lease
-    expired, e.g. after a long pause). This manager stops running the tree."""
+    expired, e.g. after a long pause). This manager stops the tree's attempts at once and
+    writes nothing more for it; the new owner finishes the tree."""
 
-    def __init__(self, tree_id: str, task_ids: list[str]) -> None:
+    def __init__(self, tree_id: str, new_owner: str | None) -> None:
+        holder = f"is now held by {new_owner}" if new_owner else "is no longer held by it"
         super().__init__(
-            f"tree {tree_id!r}: another manager changed tasks {task_ids[:5]} while this one held "
-            "the lease; this manager stops running the tree"
+            f"tree {tree_id!r} {holder}: this manager lost its lease and stops running the tree"
         )
         self.tree_id = tree_id
-        self.task_ids = task_ids
+        self.new_owner = new_owner
 
 
 class TreeBusy(TaskflowError):
     """Raised when a tree is already being run by another live manager."""
 
     def __init__(self, tree_id: str, owner: str | None, until: object) -> None:
-        super().__init__(f"tree {tree_id!r} is being run by {owner} (lease until {until})")
+        when = until.isoformat(timespec="seconds") if hasattr(until, "isoformat") else until
+        super().__init__(f"tree {tree_id!r} is being run by {owner} (its lease runs until {when})")
         self.tree_id = tree_id
         self.owner = owner
 

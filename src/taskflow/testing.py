@@ -32,11 +32,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from taskflow.backends import FORCED_STOP
-from taskflow.engine import EngineSettings, TaskManager
+from taskflow.engine import EngineSettings
 from taskflow.exceptions import InputValidationError, RegistryError
 from taskflow.executors import ExecutableTask, ExecutorInfo, ExecutorRegistry, get_registry
 from taskflow.models import Task, TaskStatus
-from taskflow.runtime import create_session
+from taskflow.runtime import TaskManager, create_session
 
 __all__ = ["check_executor", "run_executor", "task_manager"]
 
@@ -357,6 +357,11 @@ async def _check_cancel(
         raise AssertionError(
             f"{who}: the run ended {final.status.value} instead of cancelled: "
             f"{final.error_type}: {final.error}"
+        )
+    if final.traceback:  # a requested cancel wins, but the executor raised instead of stopping
+        raised = final.traceback.strip().splitlines()[-1]
+        raise AssertionError(
+            f"{who}: the run raised instead of stopping cleanly when cancelled: {raised}"
         )
     if FORCED_STOP in (final.error or "") or took > within:
         raise AssertionError(

@@ -77,5 +77,7 @@ class Cli:
     def tasks_by_key(self, tree_id: str) -> dict[str, Any]:
         return {
             task["key"]: task
-            for task in self.json("tasks", "list", "--tree", tree_id, "--limit", "1000")
+            for task in self.json(
+                "tasks", "list", "--tree", tree_id, "--limit", "1000", "--results"
+            )
         }

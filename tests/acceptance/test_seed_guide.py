@@ -76,7 +76,8 @@ def failed(error: str, error_type: str, result: Any = None) -> dict[str, Any]:
 
 
 def invalid(message: str) -> dict[str, Any]:
-    return failed(message, "InputValidationError")
+    """Inputs that break the schema: the task is refused when it is created (nothing runs)."""
+    return task("refused", None, message, "DefinitionError")
 
 
 def executor(
@@ -317,7 +318,7 @@ HARNESSES: tuple[Harness, ...] = (
             "tasks": [
                 failed(
                     "executor 'my_custom_task' (MyCustomTask) does not implement execute()",
-                    "TypeError",
+                    "ExecutorError",
                 )
             ],
         },

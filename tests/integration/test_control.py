@@ -188,7 +188,7 @@ async def test_retries_with_backoff_keep_every_attempt(manager: TaskManager) -> 
     took = loop.time() - started
     flaky = (await manager.task_repository.get_tree_tasks(tree.task.id))[1]
     assert (flaky.status, flaky.attempt, flaky.result) == (S.COMPLETED, 3, {"attempt": 3})
-    assert [(a["attempt"], a["status"], a["error"]) for a in flaky.attempts] == [
+    assert [(a.attempt, a.status, a.error) for a in flaky.attempts] == [
         (1, "retrying", "attempt 1 failed"),
         (2, "retrying", "attempt 2 failed"),
         (3, "completed", None),
@@ -218,7 +218,7 @@ async def test_retries_run_out(manager: TaskManager) -> None:
     )
     flaky = tree.find("flaky").task  # type: ignore[union-attr]
     assert (flaky.status, flaky.attempt, flaky.error) == (S.FAILED, 2, "attempt 2 failed")
-    assert [a["status"] for a in flaky.attempts] == ["retrying", "failed"]
+    assert [a.status for a in flaky.attempts] == ["retrying", "failed"]
 
 
 async def test_only_listed_error_types_are_retried(manager: TaskManager) -> None:
@@ -253,7 +253,7 @@ async def test_explicit_retry_with_delay(manager: TaskManager) -> None:
     flaky = tree.find("flaky").task  # type: ignore[union-attr]
     assert (flaky.status, flaky.attempt) == (S.COMPLETED, 3)
     assert loop.time() - started >= 0.3
-    assert [a["error_type"] for a in flaky.attempts[:2]] == ["Retry", "Retry"]
+    assert [a.error_type for a in flaky.attempts[:2]] == ["Retry", "Retry"]
 
 
 async def test_a_retry_waits_without_holding_a_slot(make_manager: Any) -> None:
@@ -414,7 +414,7 @@ async def test_retry_task_refuses_a_tree_another_manager_runs(make_manager: Any)
     )
     flaky_id = tree.find("flaky").task.id  # type: ignore[union-attr]
     now = utcnow()  # another (live) manager holds the tree
-    await manager.task_repository.leases.acquire(
+    await manager.storage.leases.acquire(
         tree.task.id, "someone-else", now, now + timedelta(seconds=30)
     )
     with pytest.raises(TreeBusy):
@@ -461,7 +461,7 @@ async def test_retry_task_runs_a_failed_task_again(manager: TaskManager) -> None
     final = {n.task.key: n.task for n in (await manager.wait(tree_id)).walk()}
     assert (final["flaky"].status, final["flaky"].attempt) == (S.COMPLETED, 2)
     assert final["after"].status is S.COMPLETED and final["root"].status is S.COMPLETED
-    assert [a["status"] for a in final["flaky"].attempts] == ["failed", "completed"]
+    assert [a.status for a in final["flaky"].attempts] == ["failed", "completed"]
 
 
 class SharedEcho(BaseTask):

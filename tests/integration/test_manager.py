@@ -14,6 +14,7 @@ from taskflow import (
     TaskManager,
     TaskStatus,
     TaskTreeNode,
+    TreeStatus,
     UnknownExecutor,
 )
 from taskflow.executors import registered
@@ -155,7 +156,8 @@ async def test_must_show_tree_ends_with_the_documented_statuses(manager: TaskMan
     )
     assert by_key["root"].error_type == "ChildrenFailed" and "flaky" in (by_key["root"].error or "")
     assert set(by_key["merge"].result or {}) == {"fetch", "report"}
-    assert by_key["fetch"].result == {k: by_key[k].result for k in "abc"}
+    assert by_key["fetch"].result is None  # a group's result is not stored: it is its children's
+    assert tree.find("fetch").result == {k: by_key[k].result for k in "abc"}  # type: ignore[union-attr]
     # The database says exactly what the returned tree says.
     stored = await manager.task_repository.get_task_tree(tree.task.id)
     assert [n.task for n in stored.walk()] == [n.task for n in tree.walk()]
@@ -296,30 +298,27 @@ async def test_seed_style_single_task_and_tree_by_id(manager: TaskManager) -> No
     assert JOURNAL.started == ["first", "second"] and statuses(again) == statuses(tree)
 
 
-async def test_completed_tasks_are_not_run_again_when_a_tree_is_resumed(
-    manager: TaskManager,
-) -> None:
-    tree = await manager.create_tree(
-        {"key": "r", "children": [rec("done"), rec("todo", dependencies=["done"])]}
-    )
+async def test_completed_tasks_are_not_run_again_when_a_tree_grows(manager: TaskManager) -> None:
+    tree = await manager.run_tree({"key": "r", "children": [rec("done")]})
     done = tree.find("done").task  # type: ignore[union-attr]
     repo = manager.task_repository
-    await repo.transition(done.id, S.IN_PROGRESS)
-    await repo.transition(done.id, S.COMPLETED, result={"value": "earlier"})
+    assert (await repo.require_tree(tree.task.id)).status is TreeStatus.COMPLETED
+    await repo.create_task("test.record", parent_id=tree.task.id, key="todo", dependencies=["done"])
+    assert (await repo.require_tree(tree.task.id)).status is TreeStatus.IN_PROGRESS  # reopened
     final = await manager.distribute_task_tree(tree.task.id)
-    assert JOURNAL.started == ["todo"]
-    assert final.find("todo").task.result["deps"] == {"done": {"value": "earlier"}}  # type: ignore[union-attr]
+    assert JOURNAL.started == ["done", "todo"]
+    assert final.find("todo").task.result["deps"] == {"done": done.result}  # type: ignore[union-attr]
+    assert (await repo.require_tree(tree.task.id)).status is TreeStatus.COMPLETED
 
 
-async def test_unknown_executor_is_refused_before_anything_runs(manager: TaskManager) -> None:
+async def test_unknown_executor_is_refused_before_anything_is_written(manager: TaskManager) -> None:
     repo = manager.task_repository
     root = await repo.create_task(name="root", executor=None)
     await repo.create_task(name="test.record", parent_id=root.id, key="fine")
-    await repo.create_task(name="test.recrod", parent_id=root.id, key="typo")
     with pytest.raises(UnknownExecutor, match=r"did you mean 'test\.record'"):
-        await manager.distribute_task_tree(root.id)
+        await repo.create_task(name="test.recrod", parent_id=root.id, key="typo")
     assert JOURNAL.started == []
-    assert {t.status for t in await repo.get_tree_tasks(root.id)} == {S.PENDING}
+    assert [t.key for t in await repo.get_tree_tasks(root.id)] == [root.key, "fine"]
 
 
 async def test_bad_definition_writes_nothing(manager: TaskManager) -> None:

@@ -8,11 +8,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from taskflow import StorageError, create_session
-from taskflow.runtime import normalise_url
+from taskflow import StorageError
+from taskflow.runtime import create_storage, normalise_url
 from taskflow.storage.migrate import MIGRATIONS, VERSION_TABLE, current_revision
 from taskflow.storage.schema import HEAD_REVISION, metadata
-from taskflow.storage.sql import SqlRepository
+from taskflow.storage.sql import SqlStorage
 
 
 def test_head_revision_constant_is_alembics_head() -> None:
@@ -30,23 +30,27 @@ def _differences(conn: sa.Connection) -> list[object]:
     return list(compare_metadata(context, metadata))
 
 
+def _storage(url: str) -> SqlStorage:
+    storage = create_storage(url)
+    assert isinstance(storage, SqlStorage)
+    return storage
+
+
 async def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
-    repo = create_session(database_url)
-    assert isinstance(repo, SqlRepository)
-    assert await repo.upgrade() == HEAD_REVISION
-    async with repo.engine.connect() as conn:
+    storage = _storage(database_url)
+    assert await storage.upgrade() == HEAD_REVISION
+    async with storage.engine.connect() as conn:
         assert await conn.run_sync(_differences) == []
-    await repo.close()
+    await storage.close()
 
 
 async def test_fresh_database_is_created_at_head_and_matches_migrations(database_url: str) -> None:
-    repo = create_session(database_url)
-    assert isinstance(repo, SqlRepository)
-    await repo.list_tasks()  # first use creates the schema
-    async with repo.engine.connect() as conn:
+    storage = _storage(database_url)
+    await storage.events.last_seq("none")  # first use creates the schema
+    async with storage.engine.connect() as conn:
         assert await conn.run_sync(current_revision) == HEAD_REVISION
         assert await conn.run_sync(_differences) == []
-    await repo.close()
+    await storage.close()
 
 
 async def test_database_at_an_unknown_revision_is_refused(database_url: str) -> None:
@@ -57,7 +61,7 @@ async def test_database_at_an_unknown_revision_is_refused(database_url: str) -> 
         )
         await conn.execute(sa.text(f"INSERT INTO {VERSION_TABLE} VALUES ('0000_older')"))
     await engine.dispose()
-    repo = create_session(database_url)
+    storage = _storage(database_url)
     with pytest.raises(StorageError, match=r"revision '0000_older'.*taskflow db upgrade"):
-        await repo.list_tasks()
-    await repo.close()
+        await storage.events.last_seq("none")
+    await storage.close()

@@ -98,7 +98,8 @@ async def test_a_cancel_from_another_process_stops_a_running_task(
     assert (
         stored.error == "stop it from here" and stored.result is not None
     )  # returned cooperatively
-    assert stored.cancel_requested is None
+    tree_id = stored.tree_id
+    assert await manager.task_repository.signals.pending([tree_id]) == []  # request consumed
 
 
 async def test_a_wait_is_released_by_a_notify_from_another_process(
@@ -201,7 +202,7 @@ async def test_an_interrupted_task_that_is_not_safe_to_rerun_fails(
     stored = await manager.task_repository.require_task(once_id)
     assert (stored.status, stored.error_type) == (S.FAILED, "NotRerunSafe")
     assert "not safe to re-run" in (stored.error or "")
-    assert [a["status"] for a in stored.attempts] == ["interrupted"]
+    assert [a.status for a in stored.attempts] == ["interrupted"]
     final = {t.key: t for t in await manager.task_repository.get_tree_tasks(tree.task.id)}
     assert (final["needs_it"].status, final["needs_it"].error_type) == (
         S.CANCELLED,

@@ -3,20 +3,56 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
 from taskflow import (
     DefinitionError,
     InvalidTransition,
+    LeaseLost,
     TaskConflict,
     TaskNotFound,
+    TaskRepository,
     TaskStatus,
+    TaskTree,
+    TreeBusy,
+    TreeStatus,
     build_tree,
 )
-from taskflow.storage import Change, TaskRepository
+from taskflow.engine.graph import Node
+from taskflow.models import utcnow
+from taskflow.storage import LeaseClaim, TreeBatch, TreeState
 
 S = TaskStatus
+
+
+async def _own(repository: TaskRepository, tree_id: str, owner: str) -> LeaseClaim:
+    now = utcnow()
+    lease = await repository.storage.leases.acquire(
+        tree_id, owner, now, now + timedelta(seconds=30)
+    )
+    assert lease is not None and lease.owner == owner
+    return LeaseClaim(owner, lease.token)
+
+
+def _batch(tree_id: str, claim: LeaseClaim, *nodes: Node) -> TreeBatch:
+    now = utcnow()
+    state = TreeState(
+        status=TreeStatus.IN_PROGRESS,
+        started_at=now,
+        finished_at=None,
+        updated_at=now,
+        lease_expires_at=now + timedelta(seconds=30),
+    )
+    return TreeBatch(tree_id=tree_id, claim=claim, tree=state, tasks=[n.written() for n in nodes])
+
+
+def _moved(task: object, status: TaskStatus) -> Node:
+    node = Node(task)  # type: ignore[arg-type]
+    node.touched(utcnow())
+    node.status = status
+    return node
 
 
 async def test_create_task_defaults_and_round_trip(repository: TaskRepository) -> None:
@@ -45,7 +81,11 @@ async def test_create_task_defaults_and_round_trip(repository: TaskRepository) -
 async def test_children_inherit_tree_and_user(repository: TaskRepository) -> None:
     root = await repository.create_task(name="root", executor=None, user_id="u1")
     child = await repository.create_task(
-        name="Fetch", schemas={"method": "http.request"}, parent_id=root.id, key="fetch"
+        name="Fetch",
+        schemas={"method": "http.request"},
+        parent_id=root.id,
+        key="fetch",
+        inputs={"url": "http://127.0.0.1:1/"},
     )
     later = await repository.create_task(
         name="noop", parent_id=root.id, dependencies=["fetch"], priority=0
@@ -80,12 +120,80 @@ async def test_create_task_errors(repository: TaskRepository) -> None:
 
 async def test_insert_is_all_or_nothing(repository: TaskRepository) -> None:
     tasks = build_tree({"name": "r", "children": [{"key": "a", "executor": "noop"}]})
-    await repository.insert(tasks)
+    await repository.storage.insert(tasks, TaskTree.of(tasks[0]))
     again = build_tree({"name": "other", "children": [{"key": "b", "executor": "noop"}]})
     duplicate = [again[0], again[1], tasks[1]]  # the last one's id exists already
     with pytest.raises(DefinitionError):
-        await repository.insert(duplicate)
+        await repository.storage.insert(duplicate, TaskTree.of(again[0]))
     assert await repository.get_task(again[0].id) is None
+    assert await repository.get_tree(again[0].id) is None
+
+
+async def test_a_new_root_is_a_new_tree_record(repository: TaskRepository) -> None:
+    root = await repository.create_task(name="Nightly", executor=None, user_id="ada")
+    tree = await repository.require_tree(root.id)
+    assert (tree.name, tree.user_id, tree.status, tree.lease.owner) == (
+        "Nightly",
+        "ada",
+        TreeStatus.PENDING,
+        None,
+    )
+
+
+async def test_commit_is_fenced_by_the_lease_token(repository: TaskRepository) -> None:
+    root = await repository.create_task(name="root", executor=None)
+    task = await repository.create_task(name="noop", parent_id=root.id, key="a")
+    first = await _own(repository, root.id, "manager-a")
+    await repository.storage.commit(_batch(root.id, first, _moved(task, S.IN_PROGRESS)))
+    tree = await repository.require_tree(root.id)
+    assert tree.status is TreeStatus.IN_PROGRESS and tree.lease.owner == "manager-a"
+    # manager-a's lease runs out; manager-b takes the tree over with a newer token
+    now = utcnow() + timedelta(seconds=60)
+    taken = await repository.storage.leases.acquire(
+        root.id, "manager-b", now, now + timedelta(seconds=30)
+    )
+    assert taken is not None and taken.owner == "manager-b" and taken.token == first.token + 1
+    stale = _batch(root.id, first, _moved(await repository.require_task(task.id), S.COMPLETED))
+    with pytest.raises(LeaseLost, match="manager-b"):
+        await repository.storage.commit(stale)
+    assert (await repository.require_task(task.id)).status is S.IN_PROGRESS  # nothing written
+
+
+async def test_commit_is_all_or_nothing_when_a_status_moved(repository: TaskRepository) -> None:
+    root = await repository.create_task(name="root", executor=None)
+    a = await repository.create_task(name="noop", parent_id=root.id, key="a")
+    b = await repository.create_task(name="noop", parent_id=root.id, key="b")
+    claim = await _own(repository, root.id, "manager-a")
+    stale_b = _moved(b.evolve(status=S.IN_PROGRESS), S.COMPLETED)  # expects in_progress
+    with pytest.raises(InvalidTransition, match=b.id):
+        await repository.storage.commit(_batch(root.id, claim, _moved(a, S.IN_PROGRESS), stale_b))
+    assert (await repository.require_task(a.id)).status is S.PENDING
+
+
+async def test_claim_gives_each_tree_to_one_owner(repository: TaskRepository) -> None:
+    ids = []
+    for i in range(6):
+        tasks = build_tree({"name": f"t{i}", "executor": "noop"})
+        await repository.storage.insert(tasks, TaskTree.of(tasks[0], status=TreeStatus.QUEUED))
+        ids.append(tasks[0].id)
+    now = utcnow()
+    later = now + timedelta(seconds=30)
+    leases = repository.storage.leases
+    got = await asyncio.gather(
+        leases.claim("a", now, later, limit=4), leases.claim("b", now, later, limit=4)
+    )
+    claimed = [tree_id for part in got for tree_id, _ in part]
+    assert sorted(claimed) == sorted(ids) and len(set(claimed)) == 6
+    assert await leases.claim("c", now, later, limit=4) == []
+    assert {t.id for t in await leases.held(now)} == set(ids)
+
+
+async def test_editing_a_tree_that_runs_elsewhere_is_refused(repository: TaskRepository) -> None:
+    root = await repository.create_task(name="root", executor=None)
+    task = await repository.create_task(name="noop", parent_id=root.id, key="a")
+    await _own(repository, root.id, "somebody-else")
+    with pytest.raises(TreeBusy, match="somebody-else"):
+        await repository.update_task(task.id, inputs={"x": 1})
 
 
 async def test_list_filters_and_pages(repository: TaskRepository) -> None:
@@ -100,37 +208,12 @@ async def test_list_filters_and_pages(repository: TaskRepository) -> None:
     page3 = await repository.list_tasks(limit=2, offset=4)
     assert len({t.id for t in page1 + page2 + page3}) == 5 and len(page3) == 1
     first = alice[0]
-    await repository.transition(first.id, S.IN_PROGRESS)
+    claim = await _own(repository, first.id, "manager-a")
+    await repository.storage.commit(_batch(first.id, claim, _moved(first, S.IN_PROGRESS)))
     assert [t.id for t in await repository.list_tasks(status="in_progress")] == [first.id]
     assert len(await repository.list_tasks(status=[S.PENDING, S.IN_PROGRESS])) == 5
     assert len(await repository.list_tasks(roots_only=True)) == 5
-
-
-async def test_transition_is_checked_and_compare_and_set(repository: TaskRepository) -> None:
-    task = await repository.create_task(name="noop")
-    running = await repository.transition(task.id, S.IN_PROGRESS, expected=S.PENDING, attempt=1)
-    assert (running.status, running.attempt) == (S.IN_PROGRESS, 1)
-    with pytest.raises(InvalidTransition, match="expected 'pending'"):
-        await repository.transition(task.id, S.IN_PROGRESS, expected=S.PENDING)
-    done = await repository.transition(task.id, S.COMPLETED, result={"ok": True})
-    with pytest.raises(InvalidTransition, match="'completed' to 'pending'"):
-        await repository.transition(task.id, S.PENDING)
-    assert await repository.get_task(task.id) == done
-
-
-async def test_apply_reports_conflicts_and_applies_the_rest(repository: TaskRepository) -> None:
-    a = await repository.create_task(name="noop")
-    b = await repository.create_task(name="noop")
-    await repository.transition(b.id, S.CANCELLED)  # another writer got there first
-    conflicts = await repository.apply(
-        [
-            Change(a.id, S.PENDING, {"status": S.IN_PROGRESS}),
-            Change(b.id, S.PENDING, {"status": S.IN_PROGRESS}),
-        ]
-    )
-    assert conflicts == [b.id]
-    assert (await repository.require_task(a.id)).status is S.IN_PROGRESS
-    assert (await repository.require_task(b.id)).status is S.CANCELLED
+    assert len(await repository.list_trees(status="pending")) == 4  # one of them now runs
 
 
 async def test_update_task_edits_and_guards(repository: TaskRepository) -> None:
@@ -145,7 +228,11 @@ async def test_update_task_edits_and_guards(repository: TaskRepository) -> None:
     await repository.update_task(a.id, dependencies=[b.id])
     with pytest.raises(DefinitionError, match="dependency cycle"):
         await repository.update_task(b.id, dependencies=[a.id])
-    await repository.update_task(b.id, status="in_progress")
+    with pytest.raises(DefinitionError, match="status changes go through the manager"):
+        await repository.update_task(b.id, status="in_progress")
+    claim = await _own(repository, root.id, "manager-a")
+    await repository.storage.commit(_batch(root.id, claim, _moved(b, S.IN_PROGRESS)))
+    await repository.storage.leases.release(root.id, "manager-a", claim.token, utcnow())
     with pytest.raises(TaskConflict, match="running"):
         await repository.update_task(b.id, inputs={})
 

@@ -47,7 +47,6 @@ def context() -> ExecutionContext:
         ("raise", TaskStatus.FAILED, "bad things", "ValueError"),
         ("failed-dict", TaskStatus.FAILED, "upstream said no", "Upstream"),
         ("not-a-dict", TaskStatus.FAILED, "execute() must return a dict, not list", "ResultError"),
-        ("not-json", TaskStatus.FAILED, "the result is not JSON-serialisable", "ResultError"),
     ],
 )
 async def test_outcomes(
@@ -79,3 +78,15 @@ async def test_context_is_visible_inside_execute_only(info: Any) -> None:
     assert outcome.result == {"task": "t1", "deps": {"up": {"v": 1}}}
     with pytest.raises(RuntimeError, match="only inside execute"):
         current_context()
+
+
+async def test_a_result_that_cannot_be_stored_fails_when_the_engine_judges_it(info: Any) -> None:
+    from taskflow.engine.decide import Attempted, decide
+    from taskflow.models import utcnow
+
+    outcome = await invoke(info, {"mode": "not-json"}, context())
+    attempted = Attempted(attempt=1, attempts=(), started_at=None, retry=None, default_policy=None)
+    decision = decide(attempted, outcome, now=utcnow())
+    assert decision.status is TaskStatus.FAILED
+    assert decision.error_type == "ResultError"
+    assert decision.error == "result.when: a value of type object is not JSON"

@@ -121,23 +121,22 @@ async def test_report_progress_checks_its_range() -> None:
 
 
 def test_only_retries_count_against_max_retries() -> None:
-    from taskflow.engine.attempts import retry_delay
+    from taskflow.engine.decide import Attempted, retry_delay
     from taskflow.executors import Outcome
-    from taskflow.models import new_task_id
+    from taskflow.models import AttemptRecord, AttemptStatus
 
-    task_id = new_task_id()
-    interrupted = [{"status": "interrupted"}, {"status": "stopped"}]
-    task = __import__("taskflow").Task(
-        id=task_id,
-        tree_id=task_id,
-        key="k",
-        name="k",
-        executor="x",
-        attempt=4,
-        retry={"max_retries": 1, "backoff": 0, "jitter": False},
-        attempts=tuple(interrupted),
+    interrupted = (
+        AttemptRecord(attempt=1, status=AttemptStatus.INTERRUPTED),
+        AttemptRecord(attempt=2, status=AttemptStatus.STOPPED),
+    )
+    policy = {"max_retries": 1, "backoff": 0, "jitter": False}
+    attempted = Attempted(
+        attempt=4, attempts=interrupted, started_at=None, retry=policy, default_policy=None
     )
     failed = Outcome(TaskStatus.FAILED, error="boom", error_type="ValueError")
-    assert retry_delay(task, None, failed) == 0  # attempt 4, but no retry used yet
-    used = task.evolve(attempts=(*interrupted, {"status": "retrying"}))
-    assert retry_delay(used, None, failed) is None
+    assert retry_delay(attempted, failed) == 0  # attempt 4, but no retry used yet
+    used = (*interrupted, AttemptRecord(attempt=3, status=AttemptStatus.RETRYING))
+    attempted = Attempted(
+        attempt=4, attempts=used, started_at=None, retry=policy, default_policy=None
+    )
+    assert retry_delay(attempted, failed) is None

@@ -271,7 +271,9 @@ async def test_check_executor_catches_a_cancel_that_makes_the_run_fail() -> None
                 raise RuntimeError("torn down mid-way")
             return result
 
-    with pytest.raises(AssertionError, match="ended failed instead of cancelled: RuntimeError"):
+    with pytest.raises(
+        AssertionError, match="raised instead of stopping cleanly when cancelled: RuntimeError"
+    ):
         await check_executor(Crashing, cancel_inputs=LONG_RUN)
 
 

@@ -18,7 +18,7 @@ from taskflow_files import (
     register_sandbox,
 )
 
-from taskflow import ExecutorRegistry, Task, TaskStatus
+from taskflow import DefinitionError, ExecutorRegistry, Task, TaskStatus
 from taskflow.testing import run_executor
 
 ESCAPES = [
@@ -136,18 +136,15 @@ async def test_links_inside_the_sandbox_are_fine(attacked: Path) -> None:
     assert task.result == {"path": "notes/mine.txt", "size_bytes": 4, "text": "mine"}
 
 
-@pytest.mark.parametrize(
-    ("path", "message"),
-    [
-        ("/etc/passwd", "inputs.path: '/etc/passwd' must be relative to the sandbox root"),
-        ("a\x00b", "inputs.path: 'a\\x00b' contains a NUL byte"),
-    ],
-)
-async def test_absolute_paths_and_nul_bytes_are_refused(
-    sandbox: Path, path: str, message: str
-) -> None:
-    task = await run_executor(ReadFile, {"path": path})
+async def test_absolute_paths_are_refused(sandbox: Path) -> None:
+    task = await run_executor(ReadFile, {"path": "/etc/passwd"})
+    message = "inputs.path: '/etc/passwd' must be relative to the sandbox root"
     assert (task.error_type, task.error) == ("SandboxError", message)
+
+
+async def test_nul_bytes_are_refused_before_anything_runs(sandbox: Path) -> None:
+    with pytest.raises(DefinitionError, match=r"inputs\.path: contains a NUL character"):
+        await run_executor(ReadFile, {"path": "a\x00b"})
 
 
 @pytest.mark.parametrize("executor", [DeletePath, MoveFile])

@@ -131,7 +131,12 @@ async def test_output_lines_are_streamed_as_task_logs(task_manager: TaskManager)
     script = "echo one; echo two >&2; printf 'three'"
     task = await run_executor(ShellRun, {"argv": ["sh", "-c", script]}, manager=task_manager)
     events = await task_manager.task_repository.events.read(task.tree_id)
-    logs = sorted((e.data["stream"], e.data["message"]) for e in events if e.type is EventType.LOG)
+    logs = sorted(
+        (e.data["stream"], line)
+        for e in events
+        if e.type is EventType.LOG
+        for line in e.data["message"].split("\n")
+    )
     assert logs == [("stderr", "two"), ("stdout", "one"), ("stdout", "three")]
 
 
@@ -143,8 +148,10 @@ async def test_truncation_is_logged_once_and_the_rest_is_not(task_manager: TaskM
         manager=task_manager,
     )
     events = await task_manager.task_repository.events.read(task.tree_id)
-    logs = [e.data["message"] for e in events if e.type is EventType.LOG]
-    assert logs == ["line1", "line2", "li", "[stdout truncated: only its first 14 bytes are kept]"]
+    lines = [
+        line for e in events if e.type is EventType.LOG for line in e.data["message"].split("\n")
+    ]
+    assert lines == ["line1", "line2", "li", "[stdout truncated: only its first 14 bytes are kept]"]
 
 
 async def test_a_timeout_kills_the_whole_process_group() -> None:

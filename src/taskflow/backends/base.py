@@ -1,60 +1,115 @@
-"""The execution backend interface: where a ready task's executor actually runs."""
+"""The execution backend seam: what the engine hands a backend, and what comes back.
+
+The engine hands a backend an `Attempt` — plain JSON-serialisable data, so that the backend
+may run it in this process, in another one, or on another machine — and the backend reports
+what happens to it through `Reports`: progress, log lines, a wait for a signal, and exactly one
+``finished`` with the `Outcome`. The backend builds the executor's `ExecutionContext` and owns
+what happens while the attempt runs: the cooperative cancel flag, the executor's ``cancel()``,
+the grace period, the forced stop, and both time limits (hard and soft).
+"""
 
 from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
-from taskflow.executors import ExecutionContext, ExecutorInfo, Outcome
-from taskflow.models import Task
+from taskflow.executors import Outcome
+
+#: The error of an attempt stopped by force (after its grace period).
+FORCED_STOP = "stopped by force"
+#: How long, after the forced stop, an attempt that still does not end is waited for before it
+#: is abandoned (reported finished, its coroutine left to itself).
+ABANDON_SECONDS = 2.0
 
 
-@dataclasses.dataclass(slots=True)
-class TaskRun:
-    """One attempt at one task, as handed to a backend.
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """One attempt at one task, as handed to a backend: plain data only.
 
     Attributes:
-        task: The task, as claimed.
-        executor: The registered executor that runs it.
-        inputs: Resolved inputs (validated by the backend's `invoke`).
-        context: The execution context the executor sees.
+        dispatch_id: Unique per attempt (``{task_id}.{attempt}``); reports carry it.
+        task_id: The task.
+        tree_id: Its tree.
+        key: The task's key in the tree.
+        executor: The registered executor id that runs it.
+        inputs: Resolved inputs (validated by the backend before ``execute``).
+        attempt: 1 for the first run, 2 for the first retry, and so on.
+        user_id: The tree's owner.
+        dependency_results: The results of the tasks it depends on, by key.
         timeout: Hard time limit of the attempt, in seconds (``None``: none).
+        soft_timeout: Seconds after which ``context.soft_timed_out`` is true.
+        cancel_grace: How long a cancelled executor may take to stop before it is stopped by
+            force.
+        queue: Where a distributed backend should run it (``None``: its default).
     """
 
-    task: Task
-    executor: ExecutorInfo
+    dispatch_id: str
+    task_id: str
+    tree_id: str
+    key: str
+    executor: str
     inputs: Mapping[str, Any]
-    context: ExecutionContext
+    attempt: int
+    user_id: str | None = None
+    dependency_results: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     timeout: float | None = None
+    soft_timeout: float | None = None
+    cancel_grace: float = 5.0
+    queue: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The attempt as a JSON object (version 1)."""
+        data = dataclasses.asdict(self)
+        data["v"] = 1
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Attempt:
+        """The attempt of `to_json`."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in fields})
 
 
-OnDone = Callable[[TaskRun, Outcome], None]
+class Reports(Protocol):
+    """What a backend tells the engine about the attempts it runs (on the engine's loop)."""
 
-#: The error of a run that was stopped by force (`ExecutionBackend.kill`).
-FORCED_STOP = "stopped by force"
+    def progress(self, dispatch_id: str, fraction: float, message: str | None) -> None:
+        """The executor reported progress (0.0 to 1.0)."""
+
+    def log(self, dispatch_id: str, message: str, fields: Mapping[str, Any]) -> None:
+        """The executor logged a line."""
+
+    def waiting(self, dispatch_id: str, key: str, timeout: float | None) -> None:
+        """The executor waits for the signal ``key`` (see `ExecutionBackend.signal`)."""
+
+    def finished(self, dispatch_id: str, outcome: Outcome) -> None:
+        """The attempt ended (reported exactly once per attempt)."""
 
 
 class ExecutionBackend(abc.ABC):
-    """Runs executors and reports each run's `Outcome` through the ``on_done`` callback."""
+    """Runs attempts, and reports what happens to them."""
 
     @abc.abstractmethod
-    def submit(self, run: TaskRun, on_done: OnDone) -> None:
-        """Start ``run``; call ``on_done(run, outcome)`` exactly once when it ends."""
+    def submit(self, attempt: Attempt, reports: Reports) -> None:
+        """Start ``attempt``; report on it to ``reports``, ending with one ``finished``."""
 
     @abc.abstractmethod
-    def request_stop(self, task_id: str) -> None:
-        """Ask the run to stop: call its executor's ``cancel()`` if it has one.
-
-        What ``cancel()`` returns becomes the run's result (a partial result). The caller sets
-        the context's cancellation flag; a run that ignores both is stopped by `kill`.
-        """
+    def cancel(self, dispatch_id: str, reason: str, *, grace: float | None = None) -> None:
+        """Ask the attempt to stop: set its cancel flag, wake a wait, call the executor's
+        ``cancel()`` (whose result becomes the partial result); stop it by force after
+        ``grace`` seconds (default: the attempt's ``cancel_grace``; 0: at once). It still ends
+        with one ``finished``. Unknown or finished attempts are ignored."""
 
     @abc.abstractmethod
-    def kill(self, task_id: str) -> bool:
-        """Stop the run by force; return whether it was running here."""
+    def signal(self, dispatch_id: str, key: str, data: Any) -> None:
+        """Hand ``data`` to an attempt that reported waiting for ``key`` (``None``: the wait
+        timed out)."""
 
     @abc.abstractmethod
     async def close(self) -> None:
-        """Stop every run and release resources."""
+        """Stop every attempt (by force) and release resources."""
+
+
+__all__ = ["ABANDON_SECONDS", "FORCED_STOP", "Attempt", "ExecutionBackend", "Reports"]

@@ -19,6 +19,7 @@ from taskflow.cli.db import db
 from taskflow.cli.executors import executor, executors
 from taskflow.cli.run import COMMANDS
 from taskflow.cli.tasks import tasks
+from taskflow.cli.worker import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +35,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     \b
     taskflow run tree.yaml            create a tree from a file and run it
     taskflow validate tree.yaml       check a file, write nothing
+    taskflow worker                   run queued and orphaned trees until stopped
     taskflow tasks list / watch ID    look at trees, here or running elsewhere
     taskflow executors list           what tasks can use
     """
@@ -41,7 +43,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     configure_logging(ctx.obj)
 
 
-for command in (*COMMANDS, tasks, executors, executor, db):
+for command in (*COMMANDS, worker, tasks, executors, executor, db):
     cli.add_command(command)
 
 

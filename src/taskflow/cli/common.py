@@ -15,9 +15,9 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from taskflow.engine import EngineSettings, TaskManager
+from taskflow.engine import EngineSettings
 from taskflow.exceptions import TaskflowError
-from taskflow.runtime import create_session
+from taskflow.runtime import TaskManager, create_session
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,7 +25,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK = 0
 EXIT_FAILED = 1  # the tree ran and did not complete
 EXIT_BAD_INPUT = 2  # nothing ran: a bad file, an unknown id, an unreachable database ...
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # stopped by Ctrl-C (twice): the tree is left resumable
+EXIT_TERMINATED = 143  # stopped by SIGTERM: the tree is left resumable
 
 # In a pipe, tables are not squeezed to 80 columns: lines are for grep and scripts.
 stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from taskflow.cli.common import db_option, run_async, stdout
-from taskflow.runtime import create_session, default_database_url
-from taskflow.storage.sql import SqlRepository
+
+if TYPE_CHECKING:
+    from taskflow.storage.sql import SqlStorage
 
 
 @click.group()
@@ -14,13 +17,16 @@ def db() -> None:
     """Manage the database schema."""
 
 
-def _sql_repository(url: str | None) -> SqlRepository:
-    repository = create_session(url or default_database_url())
-    if not isinstance(repository, SqlRepository):
+def _sql_storage(url: str | None) -> SqlStorage:
+    from taskflow.runtime import create_storage, default_database_url
+    from taskflow.storage.sql import SqlStorage
+
+    storage = create_storage(url or default_database_url())
+    if not isinstance(storage, SqlStorage):
         raise click.BadParameter(
             "schema commands need a SQL database URL, not memory://", param_hint="--db"
         )
-    return repository
+    return storage
 
 
 @db.command()
@@ -30,11 +36,11 @@ def upgrade(db_url: str | None, revision: str) -> None:
     """Apply the schema migrations."""
 
     async def go() -> str | None:
-        repository = _sql_repository(db_url)
+        storage = _sql_storage(db_url)
         try:
-            return await repository.upgrade(revision)
+            return await storage.upgrade(revision)
         finally:
-            await repository.close()
+            await storage.close()
 
     stdout.print(f"database at revision {run_async(go())}", markup=False)
 
@@ -45,10 +51,10 @@ def current(db_url: str | None) -> None:
     """Print the schema revision of the database."""
 
     async def go() -> str | None:
-        repository = _sql_repository(db_url)
+        storage = _sql_storage(db_url)
         try:
-            return await repository.current_revision()
+            return await storage.current_revision()
         finally:
-            await repository.close()
+            await storage.close()
 
     stdout.print(run_async(go()) or "none (empty database)", markup=False)

@@ -1,4 +1,4 @@
-"""Following a running tree to its end: live view or log, Ctrl-C handling, the exit code."""
+"""Following a running tree to its end: live view or log, Ctrl-C and SIGTERM, the exit code."""
 
 from __future__ import annotations
 
@@ -8,22 +8,40 @@ import json
 import signal
 from typing import Any
 
-from taskflow.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, print_json, stderr, stdout
+from taskflow.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    print_json,
+    stderr,
+    stdout,
+)
 from taskflow.cli.render import live_tree, plain_log, tree_json
-from taskflow.engine import TaskManager
-from taskflow.models import TaskStatus, TaskTreeNode
+from taskflow.models import TaskTree, TaskTreeNode, TreeStatus
+from taskflow.runtime import TaskManager
 
 CANCEL_REASON = "interrupted (Ctrl-C)"
+#: On SIGTERM, how long running tasks may take to finish before the tree is handed back.
+TERM_GRACE_SECONDS = 10.0
 
 
 class Interrupts:
-    """Ctrl-C once: cancel the tree and wait. Twice: stop at once, leaving it resumable."""
+    """Ctrl-C once: cancel the tree and wait. Twice: stop at once, leaving it resumable.
+    SIGTERM (what service managers send): let running tasks finish for a moment, then stop and
+    leave the tree resumable."""
 
     def __init__(self, manager: TaskManager, tree_id: str) -> None:
         self.manager = manager
         self.tree_id = tree_id
         self.count = 0
+        self.terminated = False
         self._pending: set[asyncio.Future[Any]] = set()
+
+    def _do(self, action: Any) -> None:
+        future: asyncio.Future[Any] = asyncio.ensure_future(action)
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
 
     def __call__(self) -> None:
         self.count += 1
@@ -31,19 +49,32 @@ class Interrupts:
             stderr.print(
                 "cancelling the tree… press Ctrl-C again to stop at once (the tree stays resumable)"
             )
-            action = asyncio.ensure_future(self.manager.cancel(self.tree_id, CANCEL_REASON))
+            self._do(self.manager.cancel(self.tree_id, CANCEL_REASON))
         else:
             stderr.print("stopping now; finish later with `taskflow resume`")
-            action = asyncio.ensure_future(self.manager.stop_all())
-        self._pending.add(action)
-        action.add_done_callback(self._pending.discard)
+            self._do(self.manager.stop_all())
+
+    def terminate(self) -> None:
+        """SIGTERM: stop gracefully, leave the tree resumable."""
+        if self.terminated:
+            return
+        self.terminated = True
+        stderr.print(
+            f"SIGTERM: letting running tasks finish for up to {TERM_GRACE_SECONDS:g} s, then "
+            "stopping; finish later with `taskflow resume`"
+        )
+        self._do(self.manager.stop_all(grace=TERM_GRACE_SECONDS))
 
 
-def exit_code(tree: TaskTreeNode, interrupts: int) -> int:
-    """0 if the tree completed, 1 if it failed or was cancelled, 130 if stopped by Ctrl-C twice."""
-    if interrupts >= 2:
+def exit_code(tree: TaskTree, interrupts: Interrupts | None = None) -> int:
+    """0 completed; 1 failed or cancelled; 130 stopped by Ctrl-C twice; 143 stopped by SIGTERM."""
+    if interrupts is not None and interrupts.terminated and not tree.is_finished:
+        return EXIT_TERMINATED
+    if interrupts is not None and interrupts.count >= 2:
         return EXIT_INTERRUPTED
-    return EXIT_OK if tree.task.status is TaskStatus.COMPLETED else EXIT_FAILED
+    if not tree.is_finished:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if tree.status is TreeStatus.COMPLETED else EXIT_FAILED
 
 
 async def follow(manager: TaskManager, tree_id: str, *, as_json: bool, interactive: bool) -> int:
@@ -51,6 +82,7 @@ async def follow(manager: TaskManager, tree_id: str, *, as_json: bool, interacti
     loop = asyncio.get_running_loop()
     interrupts = Interrupts(manager, tree_id)
     loop.add_signal_handler(signal.SIGINT, interrupts)
+    loop.add_signal_handler(signal.SIGTERM, interrupts.terminate)
     done = asyncio.ensure_future(manager.wait(tree_id))
     try:
         if as_json:
@@ -62,24 +94,27 @@ async def follow(manager: TaskManager, tree_id: str, *, as_json: bool, interacti
             await done
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(viewer, 5)
-    finally:  # Ctrl-C from now on only hurries the clean-up along: ignore it
+    finally:  # signals from now on only hurry the clean-up along: ignore them
         loop.add_signal_handler(signal.SIGINT, lambda: None)
-    tree = await manager.task_repository.get_task_tree(tree_id)
-    show_outcome(tree, as_json=as_json)
-    return exit_code(tree, interrupts.count)
+        loop.add_signal_handler(signal.SIGTERM, lambda: None)
+    record = await manager.task_repository.require_tree(tree_id)
+    show_outcome(await manager.task_repository.get_task_tree(tree_id), record, as_json=as_json)
+    return exit_code(record, interrupts)
 
 
-def show_outcome(tree: TaskTreeNode, *, as_json: bool) -> None:
-    """The root's result (stdout), or the whole tree as JSON."""
+def show_outcome(tree: TaskTreeNode, record: TaskTree, *, as_json: bool) -> None:
+    """The tree's status and the root's result (stdout), or the whole tree as JSON."""
     if as_json:
-        print_json(tree_json(tree))
+        print_json(tree_json(tree, record))
         return
-    status = tree.task.status
+    status = record.status
     stdout.print(
         f"tree {tree.task.id} {status.value}",
-        style="green" if status is TaskStatus.COMPLETED else "red",
+        style="green" if status is TreeStatus.COMPLETED else "red",
     )
+    if not record.is_finished:
+        stderr.print("the tree is not finished; run `taskflow resume` to finish it", markup=False)
     if tree.task.error:
         stderr.print(f"error: {tree.task.error}", markup=False)
-    if tree.task.result is not None:
-        stdout.print(json.dumps(tree.task.result, indent=2, default=str), markup=False)
+    if tree.result is not None:
+        stdout.print(json.dumps(tree.result, indent=2, default=str), markup=False)

@@ -16,9 +16,10 @@ from rich.text import Text
 from rich.tree import Tree
 
 from taskflow.cli.common import stdout
-from taskflow.engine import TaskManager
+from taskflow.engine.identity import short_owner
 from taskflow.events import TaskEvent
-from taskflow.models import Task, TaskStatus, TaskTreeNode, utcnow
+from taskflow.models import Task, TaskStatus, TaskTree, TaskTreeNode, TreeStatus, utcnow
+from taskflow.runtime import TaskManager
 
 STYLE = {
     TaskStatus.PENDING: ("○", "dim"),
@@ -92,14 +93,15 @@ def _summary(nodes: list[TaskTreeNode], now: datetime) -> RenderableType:
 
 async def live_tree(manager: TaskManager, tree_id: str, done: asyncio.Future[Any]) -> None:
     """Redraw the tree from the repository until ``done`` resolves, then draw it once more."""
+    repository = manager.task_repository
     with Live(console=stdout, auto_refresh=False, transient=False) as live:
         while True:
-            tree = await manager.task_repository.get_task_tree(tree_id)
+            tree = await repository.get_task_tree(tree_id)
             live.update(tree_view(tree), refresh=True)
-            if done.done() or tree.task.is_terminal:
+            if done.done() or (await repository.require_tree(tree_id)).is_finished:
                 break
             await asyncio.wait([done], timeout=REFRESH_SECONDS)
-        live.update(tree_view(await manager.task_repository.get_task_tree(tree_id)), refresh=True)
+        live.update(tree_view(await repository.get_task_tree(tree_id)), refresh=True)
 
 
 def event_line(event: TaskEvent) -> str:
@@ -138,16 +140,53 @@ def tasks_table(tasks: Iterable[Task]) -> Table:
     return table
 
 
+TREE_STYLE = {
+    TreeStatus.PENDING: STYLE[TaskStatus.PENDING],
+    TreeStatus.QUEUED: ("◌", "cyan"),
+    TreeStatus.IN_PROGRESS: STYLE[TaskStatus.IN_PROGRESS],
+    TreeStatus.COMPLETED: STYLE[TaskStatus.COMPLETED],
+    TreeStatus.FAILED: STYLE[TaskStatus.FAILED],
+    TreeStatus.CANCELLED: STYLE[TaskStatus.CANCELLED],
+}
+
+
+def trees_table(trees: Iterable[TaskTree]) -> Table:
+    """Tree records as a table (status rolled up from every task; who runs it)."""
+    table = Table(box=None, header_style="bold")
+    for column in ("TREE", "NAME", "STATUS", "USER", "CREATED", "RUN BY"):
+        table.add_column(column, no_wrap=column == "TREE")
+    now = utcnow()
+    for tree in trees:
+        icon, style = TREE_STYLE[tree.status]
+        owner = tree.held_by(now)
+        table.add_row(
+            tree.id,
+            tree.name,
+            Text(f"{icon} {tree.status.value}", style=style),
+            tree.user_id or "",
+            f"{tree.created_at:%Y-%m-%d %H:%M:%S}",
+            short_owner(owner),
+        )
+    return table
+
+
+def tree_record_json(tree: TaskTree) -> dict[str, Any]:
+    """A tree record for ``--json``."""
+    return tree.to_dict()
+
+
 def task_json(task: Task) -> dict[str, Any]:
     """A task for ``--json``."""
     return task.to_dict()
 
 
-def tree_json(tree: TaskTreeNode) -> dict[str, Any]:
-    """A tree for ``--json``: the root's result and every task's state."""
+def tree_json(tree: TaskTreeNode, record: TaskTree | None = None) -> dict[str, Any]:
+    """A tree for ``--json``: its status (rolled up from every task), the root's result and
+    every task's state."""
+    status = record.status.value if record is not None else tree.calculate_status().value
     return {
         "tree_id": tree.task.id,
-        "status": tree.task.status.value,
-        "result": tree.task.result,
+        "status": status,
+        "result": tree.result,
         "tasks": [task_json(node.task) for node in tree.walk()],
     }

@@ -19,12 +19,15 @@ from taskflow.cli.common import (
     open_manager,
     print_json,
     run_async,
+    stderr,
     stdout,
 )
 from taskflow.cli.follow import follow
-from taskflow.engine import TaskManager
+from taskflow.engine.identity import describe_owner
 from taskflow.exceptions import DefinitionError
-from taskflow.runtime import MEMORY_URL, create_session
+from taskflow.models import TaskTree, utcnow
+from taskflow.runtime import MEMORY_URL, TaskManager, create_session
+from taskflow.runtime.worker import alive_workers
 from taskflow.treefile import (
     TreeFile,
     TreeFileError,
@@ -32,6 +35,9 @@ from taskflow.treefile import (
     parse_assignments,
     tree_file_schema,
 )
+
+#: The worker `run --detach` starts when none is alive exits after this long without a tree.
+DETACHED_WORKER_IDLE_SECONDS = 30
 
 
 def _load(file: str, assignments: tuple[str, ...]) -> TreeFile:
@@ -44,8 +50,16 @@ def _located(tree_file: TreeFile, exc: DefinitionError) -> TreeFileError:
     return TreeFileError(str(exc), path=tree_file.path, line=line)
 
 
-def _interactive() -> bool:
+def interactive() -> bool:
+    """Whether stdout is a terminal that can show the live view."""
     return stdout.is_terminal and os.environ.get("TERM") != "dumb"
+
+
+def _definition(tree_file: TreeFile, concurrency: int | None) -> object:
+    definition = tree_file.definition
+    if concurrency is not None and isinstance(definition, dict):
+        return {**definition, "concurrency": concurrency}
+    return definition
 
 
 @click.command()
@@ -59,7 +73,10 @@ def _interactive() -> bool:
 @click.option("--user", help="Owner of the tree.")
 @json_option
 @click.option(
-    "--detach", is_flag=True, help="Run in a background process; print the tree id and return."
+    "--detach",
+    is_flag=True,
+    help="Queue the tree for a worker (starting one in the background if none runs); print "
+    "the tree id and return.",
 )
 def run(
     *,
@@ -75,87 +92,81 @@ def run(
     """Create the tree in FILE (YAML or JSON) and run it to the end.
 
     Shows a live tree on a terminal, a log line per event otherwise, then the root's result.
-    Exit status: 0 completed, 1 failed or cancelled, 2 bad input (nothing ran), 130 stopped.
-    Ctrl-C once cancels the tree and waits; twice stops at once (finish with `taskflow resume`).
+    Exit status: 0 completed, 1 failed or cancelled, 2 bad input (nothing ran), 130 stopped,
+    143 stopped by SIGTERM (the tree is left resumable). Ctrl-C once cancels the tree and
+    waits; twice stops at once (finish with `taskflow resume`).
     """
     import_modules(imports)
     tree_file = _load(file, assignments)
-    limit = concurrency or tree_file.concurrency
-    code = run_async(
-        _run(
-            tree_file=tree_file,
-            db_url=db_url,
-            imports=imports,
-            concurrency=limit,
-            user=user,
-            as_json=as_json,
-            detach=detach,
+    definition = _definition(tree_file, concurrency or tree_file.concurrency)
+    user_id = user or tree_file.user
+    if detach:
+        run_async(
+            _detach(
+                tree_file,
+                definition=definition,
+                db_url=db_url,
+                imports=imports,
+                user=user_id,
+                as_json=as_json,
+            )
         )
-    )
-    sys.exit(code)
+        return
+    sys.exit(run_async(_run(tree_file, definition, db_url, user_id, as_json)))
 
 
 async def _run(
-    *,
-    tree_file: TreeFile,
-    db_url: str | None,
-    imports: tuple[str, ...],
-    concurrency: int | None,
-    user: str | None,
-    as_json: bool,
-    detach: bool,
+    tree_file: TreeFile, definition: object, db_url: str | None, user: str | None, as_json: bool
 ) -> int:
-    async with open_manager(db_url, concurrency=concurrency) as manager:
+    async with open_manager(db_url) as manager:
         try:
-            tree = await manager.create_tree(tree_file.definition, user_id=user or tree_file.user)
+            tree_id = await manager.launch(definition, user_id=user)  # type: ignore[arg-type]
         except DefinitionError as exc:
             raise _located(tree_file, exc) from exc
-        if detach:
-            _detach(tree.task.id, db_url, imports, concurrency)
-            print_json({"tree_id": tree.task.id}) if as_json else stdout.print(
-                tree.task.id, markup=False
-            )
-            return EXIT_OK
-        tree_id = await manager.start(tree.task.id)
-        return await follow(manager, tree_id, as_json=as_json, interactive=_interactive())
+        return await follow(manager, tree_id, as_json=as_json, interactive=interactive())
 
 
-def _detach(
-    tree_id: str, db_url: str | None, imports: tuple[str, ...], concurrency: int | None
+async def _detach(
+    tree_file: TreeFile,
+    *,
+    definition: object,
+    db_url: str | None,
+    imports: tuple[str, ...],
+    user: str | None,
+    as_json: bool,
 ) -> None:
-    command = [sys.executable, "-m", "taskflow.cli", "run-tree", tree_id]
+    async with open_manager(db_url) as manager:
+        try:
+            tree = await manager.create_tree(definition, user_id=user, queued=True)  # type: ignore[arg-type]
+        except DefinitionError as exc:
+            raise _located(tree_file, exc) from exc
+        workers = await alive_workers(manager)
+    started = not workers
+    if started:
+        _start_worker(db_url, imports)
+    if as_json:
+        print_json({"tree_id": tree.task.id, "status": "queued", "worker_started": started})
+        return
+    stdout.print(tree.task.id, markup=False)
+    who = "started a worker in the background" if started else f"{len(workers)} worker(s) alive"
+    stderr.print(f"queued ({who}); follow it with `taskflow tasks watch {tree.task.id}`")
+
+
+def _start_worker(db_url: str | None, imports: tuple[str, ...]) -> None:
+    command = [sys.executable, "-m", "taskflow.cli", "worker"]
+    command += ["--idle-exit", str(DETACHED_WORKER_IDLE_SECONDS)]
     if db_url:
         command += ["--db", db_url]
     for module in imports:
         command += ["--import", module]
-    if concurrency:
-        command += ["--concurrency", str(concurrency)]
     subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=os.getcwd(),
     )
-
-
-@click.command("run-tree", hidden=True)
-@click.argument("tree_id")
-@db_option
-@imports_option
-@click.option("--concurrency", type=click.IntRange(min=1))
-def run_tree(
-    tree_id: str, db_url: str | None, imports: tuple[str, ...], concurrency: int | None
-) -> None:
-    """Run an existing tree to the end (what `run --detach` starts in the background)."""
-    import_modules(imports)
-
-    async def go() -> int:
-        async with open_manager(db_url, concurrency=concurrency) as manager:
-            tree = await manager.wait(await manager.start(tree_id))
-            return EXIT_OK if tree.task.status.value == "completed" else EXIT_FAILED
-
-    sys.exit(run_async(go()))
 
 
 @click.command()
@@ -191,27 +202,59 @@ def schema() -> None:
     click.echo(json.dumps(tree_file_schema(), indent=2))
 
 
+def _held_line(tree: TaskTree) -> str:
+    until = tree.lease.expires_at
+    seconds = (until - utcnow()).total_seconds() if until else 0
+    return (
+        f"tree {tree.id} ({tree.name}) is held by {describe_owner(tree.lease.owner)} "
+        f"until {until.isoformat(timespec='seconds') if until else '?'} "
+        f"(in {max(seconds, 0):.0f} s); it is resumable once that process stops renewing"
+    )
+
+
 @click.command()
 @db_option
 @imports_option
 @json_option
 def resume(db_url: str | None, imports: tuple[str, ...], as_json: bool) -> None:
-    """Finish the trees whose process died (their lease ran out)."""
+    """Finish the trees nobody runs: their process died, stopped, or they wait in the queue.
+
+    A dead process on this machine is noticed at once; one elsewhere once its lease runs out.
+    Trees held by a live process are listed, with until when.
+    """
     import_modules(imports)
 
-    async def go() -> list[tuple[str, str]]:
+    async def go() -> tuple[list[tuple[str, str]], dict[str, str], list[TaskTree]]:
         async with open_manager(db_url) as manager:
-            ids = await manager.resume()
-            return [(tree_id, (await manager.wait(tree_id)).task.status.value) for tree_id in ids]
+            started = await manager.resume()
+            for tree_id in started:
+                stderr.print(f"resuming tree {tree_id}", markup=False)
+            outcomes = []
+            for tree_id in started:
+                await manager.wait(tree_id)
+                outcomes.append((tree_id, (await manager.get_tree(tree_id)).status.value))
+            return outcomes, started.failed, started.held
 
-    outcomes = run_async(go())
+    outcomes, failed, held = run_async(go())
     if as_json:
-        print_json([{"tree_id": tree_id, "status": status} for tree_id, status in outcomes])
-    elif not outcomes:
-        stdout.print("nothing to resume")
-    for tree_id, status in [] if as_json else outcomes:
-        stdout.print(f"tree {tree_id} {status}", markup=False)
-    sys.exit(EXIT_OK if all(status == "completed" for _, status in outcomes) else EXIT_FAILED)
+        print_json(
+            {
+                "resumed": [{"tree_id": t, "status": s} for t, s in outcomes],
+                "failed": [{"tree_id": t, "error": e} for t, e in failed.items()],
+                "held": [{"tree_id": t.id, "owner": t.lease.owner} for t in held],
+            }
+        )
+    else:
+        for tree_id, status in outcomes:
+            stdout.print(f"tree {tree_id} {status}", markup=False)
+        for tree_id, error in failed.items():
+            stderr.print(f"tree {tree_id} cannot run here: {error}", markup=False)
+        for tree in held:
+            stderr.print(_held_line(tree), markup=False)
+        if not (outcomes or failed or held):
+            stdout.print("nothing to resume")
+    ok = all(status == "completed" for _, status in outcomes) and not failed
+    sys.exit(EXIT_OK if ok else EXIT_FAILED)
 
 
-COMMANDS = (run, run_tree, validate, schema, resume)
+COMMANDS = (run, validate, schema, resume)

@@ -23,10 +23,19 @@ from taskflow.cli.common import (
     stdout,
 )
 from taskflow.cli.follow import exit_code, follow, show_outcome
-from taskflow.cli.render import live_tree, plain_log, task_json, tasks_table, tree_json, tree_view
-from taskflow.cli.run import _interactive
-from taskflow.engine import TaskManager
+from taskflow.cli.render import (
+    live_tree,
+    plain_log,
+    task_json,
+    tasks_table,
+    tree_json,
+    tree_record_json,
+    tree_view,
+    trees_table,
+)
+from taskflow.cli.run import interactive
 from taskflow.models import TaskStatus
+from taskflow.runtime import TaskManager
 
 STATUSES = [status.value for status in TaskStatus]
 
@@ -43,7 +52,10 @@ def tasks() -> None:
 )
 @click.option("--tree", "tree_id", help="Only the tasks of this tree.")
 @click.option("--user", help="Only this user's tasks.")
-@click.option("--roots", is_flag=True, help="Only roots (one line per tree).")
+@click.option("--roots", is_flag=True, help="Trees instead of tasks (one line per tree).")
+@click.option(
+    "--results", is_flag=True, help="Include results, inputs and tracebacks (with --json)."
+)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0)
 @json_option
@@ -54,11 +66,18 @@ def list_tasks(
     tree_id: str | None,
     user: str | None,
     roots: bool,
+    results: bool,
     limit: int,
     offset: int,
     as_json: bool,
 ) -> None:
-    """List tasks, newest first (a tree's in creation order)."""
+    """List tasks, newest first (a tree's in creation order); --roots lists trees.
+
+    A tree's status is rolled up from all its tasks: it is finished only when every task is.
+    """
+    if roots:
+        _list_trees(db_url, status, user, limit, as_json)
+        return
 
     async def go() -> list[Any]:
         async with open_manager(db_url) as manager:
@@ -66,7 +85,7 @@ def list_tasks(
                 status=list(status) or None,
                 tree_id=tree_id,
                 user_id=user,
-                roots_only=roots,
+                with_results=results,
                 limit=limit,
                 offset=offset,
             )
@@ -76,6 +95,22 @@ def list_tasks(
         print_json([task_json(task) for task in found])
     else:
         stdout.print(tasks_table(found))
+
+
+def _list_trees(
+    db_url: str | None, status: tuple[str, ...], user: str | None, limit: int, as_json: bool
+) -> None:
+    async def go() -> list[Any]:
+        async with open_manager(db_url) as manager:
+            return await manager.task_repository.list_trees(
+                status=list(status) or None, user_id=user, limit=limit
+            )
+
+    found = run_async(go())
+    if as_json:
+        print_json([tree_record_json(tree) for tree in found])
+    else:
+        stdout.print(trees_table(found))
 
 
 @tasks.command()
@@ -108,11 +143,12 @@ def tree(task_id: str, db_url: str | None, as_json: bool) -> None:
     async def go() -> Any:
         async with open_manager(db_url) as manager:
             task = await manager.task_repository.require_task(task_id)
-            return await manager.task_repository.get_task_tree(task.tree_id)
+            record = await manager.task_repository.require_tree(task.tree_id)
+            return await manager.task_repository.get_task_tree(task.tree_id), record
 
-    found = run_async(go())
+    found, record = run_async(go())
     if as_json:
-        print_json(tree_json(found))
+        print_json(tree_json(found, record))
     else:
         stdout.print(tree_view(found))
 
@@ -158,7 +194,7 @@ def retry(
     async def go() -> int:
         async with open_manager(db_url) as manager:
             tree_id = await manager.retry_task(task_id, with_dependents=with_dependents)
-            return await follow(manager, tree_id, as_json=as_json, interactive=_interactive())
+            return await follow(manager, tree_id, as_json=as_json, interactive=interactive())
 
     sys.exit(run_async(go()))
 
@@ -217,15 +253,16 @@ async def _watch(task_id: str, db_url: str | None, as_json: bool) -> int:
         finally:
             loop.remove_signal_handler(signal.SIGINT)
         final = await manager.task_repository.get_task_tree(tree_id)
-        show_outcome(final, as_json=as_json)
-        return exit_code(final, 0)
+        record = await manager.task_repository.require_tree(tree_id)
+        show_outcome(final, record, as_json=as_json)
+        return exit_code(record)
 
 
 async def _until_finished(manager: TaskManager, tree_id: str, as_json: bool) -> None:
     if as_json:
         async for _ in manager.subscribe(tree_id):
             pass
-    elif _interactive():
+    elif interactive():
         never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await live_tree(manager, tree_id, never)
     else:

@@ -1,9 +1,13 @@
-"""The engine: readiness, dispatch, and the `TaskManager` that users drive."""
+"""The engine: readiness, dispatch, decisions, leases, and the `Engine` users drive.
+
+`taskflow.TaskManager` is this engine with its storage and backend chosen by
+`taskflow.runtime`, the one place concrete parts are picked.
+"""
 
 from __future__ import annotations
 
 from taskflow.engine.hooks import TerminalOutcome
-from taskflow.engine.manager import TaskManager
+from taskflow.engine.manager import Engine, ResumeResult
 from taskflow.engine.settings import EngineSettings
 
-__all__ = ["EngineSettings", "TaskManager", "TerminalOutcome"]
+__all__ = ["Engine", "EngineSettings", "ResumeResult", "TerminalOutcome"]

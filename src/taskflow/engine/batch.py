@@ -1,41 +1,63 @@
-"""`WritePipeline`: what the next transaction will write, and the one being written.
+"""`WritePipeline`: what the next transaction of a tree run will write, and the one being written.
 
-Changes accumulate in the open batch, merged per task (a task claimed and finished before the
-batch is written becomes one row change, compare-and-set on the status it had first); events
-get the tree's next sequence numbers. One batch commits at a time, while the next fills.
+Changes accumulate in the open batch: the nodes whose state changed (each written once, as it
+stands at commit time, compare-and-set on the status it had when it first changed), the events
+describing the changes (numbered in the tree's sequence), the signals consumed. One batch
+commits at a time while the next fills. A commit that fails with `StorageError` is retried with
+backoff for ``retry_seconds`` (nothing of it was written, so it is simply written again); a
+`LeaseLost` is never retried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from taskflow.engine.graph import Node
 from taskflow.events import EventType, TaskEvent
-from taskflow.exceptions import LeaseLost
-from taskflow.storage import Change, TaskRepository
+from taskflow.exceptions import StorageError
+from taskflow.storage import LeaseClaim, SignalUse, Storage, TreeBatch, TreeState
+
+logger = logging.getLogger("taskflow.engine")
+
+RETRY_FIRST_SECONDS = 0.05
+RETRY_MAX_SECONDS = 2.0
 
 
 class WritePipeline:
     """The open batch of one tree run, and the batch being committed."""
 
-    def __init__(self, repository: TaskRepository, tree_id: str, wake: Callable[[], None]) -> None:
-        self.repository = repository
+    def __init__(
+        self,
+        storage: Storage,
+        tree_id: str,
+        claim: LeaseClaim,
+        wake: Callable[[], None],
+        *,
+        seq: int,
+        retry_seconds: float,
+    ) -> None:
+        self.storage = storage
         self.tree_id = tree_id
+        self.claim = claim
         self.wake = wake
-        self.seq = 0  # the last event number used
-        self.changes: dict[str, Change] = {}
+        self.seq = seq  # the last event number used
+        self.retry_seconds = retry_seconds
+        self.dirty: list[Node] = []
         self.events: list[TaskEvent] = []
+        self.signals: list[SignalUse] = []
+        self.released: list[tuple[str, int]] = []
         self.claimed: list[Node] = []  # started only once their claim commits
-        self._write: asyncio.Task[list[str]] | None = None
+        self._write: asyncio.Task[None] | None = None
         self._writing: tuple[list[TaskEvent], list[Node]] = ([], [])
 
     @property
     def pending(self) -> bool:
         """Whether the open batch has anything to write."""
-        return bool(self.changes or self.events)
+        return bool(self.dirty or self.events or self.signals or self.released)
 
     @property
     def writing(self) -> bool:
@@ -47,55 +69,76 @@ class WritePipeline:
         """Whether the batch being committed is done (call `end`)."""
         return self._write is not None and self._write.done()
 
-    def record(
-        self, node: Node, values: dict[str, Any], lease: dict[str, Any] | None, now: datetime
-    ) -> None:
-        """Apply ``values`` to the node in memory and queue them (with ``lease``) for writing."""
-        task = node.task
-        values["updated_at"] = now
-        node.task = task.evolve_known(values)
-        written = {**values, **lease} if lease else values
-        queued = self.changes.get(task.id)
-        if queued is None:
-            self.changes[task.id] = Change(task.id, task.status, written)
-        else:
-            self.changes[task.id] = Change(task.id, queued.expected, {**queued.values, **written})
+    def changed(self, node: Node, now: datetime) -> None:
+        """Queue ``node`` for writing (call before changing its state)."""
+        if node.dirty_from is None:
+            self.dirty.append(node)
+        node.touched(now)
         self.wake()
 
-    def emit(self, node: Node, kind: EventType, data: dict[str, Any], now: datetime) -> None:
+    def emit(self, node: Node, kind: EventType, data: dict[str, Any], now: datetime) -> TaskEvent:
         """Queue an event with the tree's next sequence number."""
         self.seq += 1
-        self.events.append(TaskEvent(kind, node.task.id, node.task.tree_id, data, now, self.seq))
+        event = TaskEvent(kind, node.id, self.tree_id, data, now, self.seq)
+        self.events.append(event)
         self.wake()
+        return event
 
-    def begin(self) -> None:
-        """Start committing the open batch; a new one opens."""
-        changes, self.changes = list(self.changes.values()), {}
+    def begin(self, tree: TreeState) -> None:
+        """Start committing the open batch (with the tree's state); a new one opens."""
+        batch = TreeBatch(
+            tree_id=self.tree_id,
+            claim=self.claim,
+            tree=tree,
+            tasks=[node.written() for node in self.dirty],
+            events=self.events,
+            signals=self.signals,
+            released_attempts=self.released,
+        )
         self._writing = (self.events, self.claimed)
-        self.events, self.claimed = [], []
-        self._write = asyncio.ensure_future(self.repository.apply(changes, self._writing[0]))
+        self.dirty, self.events, self.signals, self.released, self.claimed = [], [], [], [], []
+        self._write = asyncio.ensure_future(self._commit(batch))
         self._write.add_done_callback(lambda _: self.wake())
+
+    async def _commit(self, batch: TreeBatch) -> None:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.retry_seconds
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await self.storage.commit(batch)
+                return
+            except StorageError as exc:
+                if loop.time() + delay > give_up:
+                    raise
+                logger.warning(
+                    "writing tree %s failed (%s); trying again in %.2f s", self.tree_id, exc, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     async def end(self) -> tuple[list[TaskEvent], list[Node]]:
         """Wait for the commit; return its events and the tasks it claimed.
 
         Raises:
-            LeaseLost: another writer changed our tasks (it took the tree over).
-            StorageError: the database failed; nothing of the batch was written.
+            LeaseLost: another manager holds the tree now (nothing was written).
+            StorageError: the database kept failing (nothing was written).
         """
         assert self._write is not None
         write, self._write = self._write, None
-        conflicts = await write
-        if conflicts:
-            raise LeaseLost(self.tree_id, conflicts)
+        await write
         return self._writing
 
-    async def flush(self) -> tuple[list[TaskEvent], list[Node]]:
+    async def flush(self, tree: TreeState) -> tuple[list[TaskEvent], list[Node]]:
         """Commit the open batch now (the loop has ended)."""
-        self.begin()
+        self.begin(tree)
         return await self.end()
 
     def abandon(self) -> None:
-        """Stop waiting for a commit in flight (the run is being torn down)."""
+        """Stop waiting for a commit in flight, and drop what is open (the run is torn down
+        after it lost its lease or its database)."""
         if self._write is not None and not self._write.done():
             self._write.cancel()
+        for node in self.dirty:
+            node.dirty_from = None
+        self.dirty, self.events, self.signals, self.released, self.claimed = [], [], [], [], []

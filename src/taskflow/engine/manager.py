@@ -1,29 +1,43 @@
-"""`TaskManager`: create trees, run them, control and watch them — the engine's front door."""
+"""`Engine`: create trees, run them, control and watch them — with every part given.
+
+`taskflow.TaskManager` (in `taskflow.runtime`) is this engine with its parts chosen from the
+settings: users construct that one. The engine itself never picks a storage or a backend.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from taskflow.backends import ExecutionBackend, LocalBackend
-from taskflow.definition import build_tree, check_tree
-from taskflow.engine.capacity import Capacity
+from taskflow.backends import ExecutionBackend
+from taskflow.definition import build_tree
+from taskflow.engine.context import RunContext
 from taskflow.engine.graph import RunGraph
 from taskflow.engine.hooks import Hooks, PostHook, PreHook, TerminalCallback
-from taskflow.engine.rerun import reset_changes
-from taskflow.engine.scheduler import TreeRun
+from taskflow.engine.identity import new_owner_id, provably_dead
+from taskflow.engine.keeper import LeaseKeeper
+from taskflow.engine.rerun import reset
+from taskflow.engine.run import Mode, TreeRun
 from taskflow.engine.settings import EngineSettings
+from taskflow.engine.slots import Slots
 from taskflow.engine.subscription import follow_all, follow_tree
 from taskflow.events import EventBus, TaskEvent
-from taskflow.exceptions import InvalidTransition, TaskConflict, TreeBusy
-from taskflow.executors import ExecutorRegistry, check_literal_inputs, get_registry
-from taskflow.models import Task, TaskTreeNode, utcnow
-from taskflow.storage import Change, TaskRepository
+from taskflow.exceptions import (
+    DefinitionError,
+    TaskConflict,
+    TaskflowError,
+    TreeBusy,
+)
+from taskflow.executors import ExecutorRegistry, check_tasks
+from taskflow.models import Lease, Task, TaskStatus, TaskTree, TaskTreeNode, TreeStatus, utcnow
+from taskflow.models.values import json_problem
+from taskflow.repository import TaskRepository
+from taskflow.storage import CANCEL, NOTIFY, LeaseClaim, Signal
 
 logger = logging.getLogger("taskflow.engine")
 
@@ -37,55 +51,66 @@ class _Active:
     done: asyncio.Task[TaskTreeNode]
 
 
-class TaskManager:
+class ResumeResult(list[str]):
+    """The trees `Engine.resume` started (a list of ids), and those it could not.
+
+    Attributes:
+        failed: Trees it could not run, with why (an executor not installed here ...).
+        held: Unfinished trees still held by a live owner elsewhere (who, until when).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: dict[str, str] = {}
+        self.held: list[TaskTree] = []
+
+
+class Engine:
     """Persists task trees, runs them, and controls them while they run.
 
     Args:
-        db: The repository (from `taskflow.create_session`); also `task_repository`.
+        repository: Where tasks and trees live.
+        backend: Where executors run.
         settings: Concurrency limits and timings.
-        registry: Where executor ids are looked up (default: the process-wide registry).
-        backend: Where executors run (default: asyncio tasks in this process).
+        registry: Where executor ids are looked up (default: the repository's).
         events: The bus that committed events are published on.
-
-    Example:
-        >>> db = create_session()
-        >>> task_manager = TaskManager(db)
-        >>> task = await task_manager.task_repository.create_task(name="noop", user_id="me")
-        >>> tree = await task_manager.distribute_task_tree(TaskTreeNode(task))
     """
 
     def __init__(
         self,
-        db: TaskRepository,
+        repository: TaskRepository,
         *,
+        backend: ExecutionBackend,
         settings: EngineSettings | None = None,
         registry: ExecutorRegistry | None = None,
-        backend: ExecutionBackend | None = None,
         events: EventBus | None = None,
     ) -> None:
-        self.task_repository = db
+        self.task_repository = repository
+        self.storage = repository.storage
         self.settings = settings or EngineSettings()
-        self.registry = registry or get_registry()
-        self.backend = backend or LocalBackend()
+        self.registry = registry or repository.registry
+        self.backend = backend
         self.events = events or EventBus()
-        self.owner = f"manager-{uuid.uuid4().hex[:12]}"
-        self.capacity = Capacity(self.settings, self.registry)
+        self.owner = new_owner_id()
+        self.slots = Slots(self.settings, self.registry)
         self.hooks = Hooks()
+        self._context = RunContext(
+            self.storage, self.registry, backend, self.settings, self.slots, self.events, self.hooks
+        )
+        self.keeper = LeaseKeeper(
+            self.owner,
+            self.settings.lease_seconds,
+            self.storage.lease_renewer(),
+            self.storage.leases,
+            self._lease_lost,
+        )
         self._active: dict[str, _Active] = {}
+        self._watcher: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.owner}, {len(self._active)} trees running)"
 
     # -- creating -----------------------------------------------------------------------------
-
-    async def create_tree(
-        self, definition: Definition, *, user_id: str | None = None
-    ) -> TaskTreeNode:
-        """Create a whole tree in one transaction from a nested or flat definition.
-
-        Every check runs first (shape, dependencies, cycles, references, executors); a bad
-        definition writes nothing and raises a `DefinitionError` naming the task.
-        """
-        tasks = self.check(definition, user_id=user_id)
-        await self.task_repository.insert(tasks)
-        return TaskTreeNode.from_tasks(tasks)
 
     def check(self, definition: Definition, *, user_id: str | None = None) -> list[Task]:
         """Every check `create_tree` makes, writing nothing; returns the tasks it would create.
@@ -95,9 +120,43 @@ class TaskManager:
                 executor, or literal inputs that violate their executor's schema.
         """
         tasks = build_tree(definition, user_id=user_id)
-        check_tree(tasks, executors=self.registry)
-        check_literal_inputs(tasks, self.registry)
+        check_tasks(tasks, self.registry)
         return tasks
+
+    async def create_tree(
+        self, definition: Definition, *, user_id: str | None = None, queued: bool = False
+    ) -> TaskTreeNode:
+        """Create a whole tree — its tasks and its record — in one transaction.
+
+        Every check runs first (shape, dependencies, cycles, references, executors); a bad
+        definition writes nothing and raises a `DefinitionError` naming the task. With
+        ``queued``, the tree waits for any worker (``taskflow worker``) to run it; otherwise
+        it waits to be started (`start`).
+        """
+        tasks = self.check(definition, user_id=user_id)
+        status = TreeStatus.QUEUED if queued else TreeStatus.PENDING
+        await self.storage.insert(tasks, TaskTree.of(tasks[0], status=status))
+        return TaskTreeNode.from_tasks(tasks)
+
+    async def launch(
+        self,
+        definition: Definition,
+        *,
+        user_id: str | None = None,
+        on_terminal: TerminalCallback | None = None,
+    ) -> str:
+        """Create a tree and start running it here; return its id at once.
+
+        The tree is written with this manager's lease in the same transaction, so a crash
+        right after leaves a tree that any manager can resume, never one nobody may start.
+        """
+        tasks = self.check(definition, user_id=user_id)
+        now = utcnow()
+        lease = Lease(self.owner, now + timedelta(seconds=self.settings.lease_seconds), 1)
+        record = dataclasses.replace(TaskTree.of(tasks[0]), lease=lease)
+        await self.storage.insert(tasks, record)
+        self._run(tasks, record, LeaseClaim(self.owner, 1), on_terminal)
+        return record.id
 
     # -- running ------------------------------------------------------------------------------
 
@@ -111,57 +170,80 @@ class TaskManager:
             TreeBusy: another live manager runs the tree.
             DefinitionError: the tree cannot run as defined (nothing ran).
         """
-        return await self._start(await self._load_tree(tree), on_terminal, checked=False)
-
-    async def _start(
-        self, tasks: list[Task], on_terminal: TerminalCallback | None, *, checked: bool
-    ) -> str:
+        tasks = await self._load_tree(tree)
         tree_id = tasks[0].tree_id
         active = self._active.get(tree_id)
         if active is None:
-            if not checked:
-                check_tree(tasks, executors=self.registry)
-            now = utcnow()
-            lease = await self.task_repository.leases.acquire(
-                tree_id, self.owner, now, now + timedelta(seconds=self.settings.lease_seconds)
-            )
-            if lease.owner != self.owner:
-                raise TreeBusy(tree_id, lease.owner, lease.expires_at)
-            run = self._tree_run(tasks)
-            active = self._active[tree_id] = _Active(run, asyncio.ensure_future(self._drive(run)))
+            check_tasks(tasks, self.registry)
+            record = await self.task_repository.require_tree(tree_id)
+            lease = await self._acquire(tree_id)
+            run = self._run(tasks, dataclasses.replace(record, lease=lease), _claim(lease), None)
+            active = self._active[tree_id]
+            del run
         if on_terminal is not None:
             active.run.on_terminal.append(on_terminal)
         return tree_id
 
-    def _tree_run(self, tasks: list[Task]) -> TreeRun:
-        return TreeRun(
-            RunGraph(tasks),
-            repository=self.task_repository,
-            registry=self.registry,
-            backend=self.backend,
-            settings=self.settings,
-            capacity=self.capacity,
-            bus=self.events,
-            owner=self.owner,
-            hooks=self.hooks,
-        )
+    async def _acquire(self, tree_id: str) -> Lease:
+        """Take the tree's lease — at once from a provably dead owner on this host.
+
+        Raises:
+            TreeBusy: a live manager holds it.
+        """
+        now = utcnow()
+        expires = now + timedelta(seconds=self.settings.lease_seconds)
+        leases = self.storage.leases
+        lease = await leases.acquire(tree_id, self.owner, now, expires)
+        held_by = lease.owner if lease is not None else None
+        if held_by is not None and held_by != self.owner and provably_dead(held_by):
+            logger.warning("the owner of tree %s (%s) is dead: taking over", tree_id, held_by)
+            lease = await leases.acquire(tree_id, self.owner, now, expires, dead_owners=[held_by])
+        if lease is None:
+            raise TaskConflict(tree_id, "the tree has no record (was it deleted?)")
+        if lease.owner != self.owner:
+            raise TreeBusy(tree_id, lease.owner, lease.expires_at)
+        return lease
+
+    def _run(
+        self,
+        tasks: Sequence[Task],
+        tree: TaskTree,
+        claim: LeaseClaim,
+        on_terminal: TerminalCallback | None,
+        *,
+        mode: Mode = Mode.RUN,
+        resets: Mapping[str, TaskStatus] | None = None,
+    ) -> TreeRun:
+        run = TreeRun(RunGraph(tasks), tree, claim, self._context, mode=mode, resets=resets)
+        if on_terminal is not None:
+            run.on_terminal.append(on_terminal)
+        self.keeper.hold(tree.id, claim.token)
+        self._active[tree.id] = _Active(run, asyncio.ensure_future(self._drive(run)))
+        if self._watcher is None:
+            self._watcher = asyncio.ensure_future(self._watch())
+        return run
 
     async def _drive(self, run: TreeRun) -> TaskTreeNode:
-        tree_id = run.graph.root.task.tree_id
         try:
             await run.run()
         finally:
-            self._active.pop(tree_id, None)
-            try:
-                await self.task_repository.leases.release(tree_id, self.owner, utcnow())
-            except Exception:
-                logger.exception("could not release the lease on tree %s", tree_id)
+            self._active.pop(run.tree_id, None)
+            self.keeper.drop(run.tree_id)
         return TaskTreeNode.from_tasks(node.task for node in run.graph)
+
+    def _lease_lost(self, tree_id: str) -> None:
+        active = self._active.get(tree_id)
+        if active is not None:
+            active.run.lease_lost()
 
     async def wait(self, tree_id: str) -> TaskTreeNode:
         """Wait for a tree this manager runs; return it with every task's final state.
 
         A tree not running here is returned as it stands in the repository.
+
+        Raises:
+            LeaseLost: another manager took the tree over while this one ran it.
+            StorageError: the database kept failing; the tree is left resumable.
         """
         active = self._active.get(tree_id)
         if active is None:
@@ -184,29 +266,56 @@ class TaskManager:
         user_id: str | None = None,
         on_terminal: TerminalCallback | None = None,
     ) -> TaskTreeNode:
-        """`create_tree` then `distribute_task_tree`, without reading the new tree back."""
-        tasks = self.check(definition, user_id=user_id)
-        await self.task_repository.insert(tasks)
-        tree_id = await self._start(tasks, on_terminal, checked=True)
-        del tasks  # the run holds the live copies; do not keep the originals alive too
-        return await self.wait(tree_id)
+        """`launch` then `wait`: create a tree, run it to the end, return it."""
+        return await self.wait(
+            await self.launch(definition, user_id=user_id, on_terminal=on_terminal)
+        )
 
-    async def resume(self) -> list[str]:
-        """Take over unfinished trees whose manager stopped renewing its lease, and run them.
+    async def resume(self) -> ResumeResult:
+        """Take over every unfinished tree that nobody runs, and run it.
 
-        Completed tasks are not run again; tasks that were running when their manager died
-        run again as a new attempt, or fail with ``error_type="NotRerunSafe"`` if their
-        executor is not safe to re-run. Returns the ids of the trees started (see `wait`).
+        That is a tree whose manager died (its lease ran out, or its process on this host is
+        gone: then at once), one handed back by a manager that stopped, and one queued for any
+        worker. Completed tasks are not run again; tasks that were running when their manager
+        died run again as a new attempt, or fail with ``error_type="NotRerunSafe"`` if their
+        executor is not safe to re-run. A tree that cannot run here (an executor that is not
+        installed) is reported in ``failed`` and left for later; the others go on.
+
+        Returns:
+            The ids of the trees started (see `wait`), with ``failed`` and ``held`` (trees a
+            live manager elsewhere still holds, and until when).
         """
-        started = []
-        for tree_id in await self.task_repository.leases.expired(utcnow()):
-            if tree_id in self._active:
-                continue
+        result = await self.take_over()
+        result.held = [
+            t for t in await self.storage.leases.held(utcnow()) if t.id not in self._active
+        ]
+        return result
+
+    async def take_over(self, limit: int | None = None) -> ResumeResult:
+        """Claim up to ``limit`` trees that need a manager (see `resume`), oldest first, and
+        run them; no two managers ever claim the same tree."""
+        result = ResumeResult()
+        now = utcnow()
+        leases = self.storage.leases
+        owners = {t.lease.owner for t in await leases.held(now) if t.lease.owner is not None}
+        dead = [owner for owner in owners if provably_dead(owner)]
+        expires = now + timedelta(seconds=self.settings.lease_seconds)
+        wanted = 1_000_000 if limit is None else limit
+        claimed = await leases.claim(self.owner, now, expires, limit=wanted, dead_owners=dead)
+        for tree_id, token in claimed:
             try:
-                started.append(await self.start(tree_id))
-            except TreeBusy:
-                continue  # another manager was quicker
-        return started
+                tasks = await self.task_repository.get_tree_tasks(tree_id)
+                check_tasks(tasks, self.registry)
+                record = await self.task_repository.require_tree(tree_id)
+            except TaskflowError as exc:
+                logger.error("tree %s cannot run here: %s", tree_id, exc)
+                result.failed[tree_id] = str(exc)
+                await leases.release(tree_id, self.owner, token, utcnow())
+                continue
+            lease = Lease(self.owner, expires, token)
+            self._run(tasks, dataclasses.replace(record, lease=lease), _claim(lease), None)
+            result.append(tree_id)
+        return result
 
     async def retry_task(self, task_id: str, *, with_dependents: bool = False) -> str:
         """Run a failed or cancelled task again (and, on request, its dependents).
@@ -222,27 +331,21 @@ class TaskManager:
         task = await self.task_repository.require_task(task_id)
         if task.tree_id in self._active:
             raise TaskConflict(task_id, "its tree is running; wait for it or cancel it first")
-        now = utcnow()
-        lease = await self.task_repository.leases.acquire(
-            task.tree_id, self.owner, now, now + timedelta(seconds=self.settings.lease_seconds)
-        )
-        if lease.owner != self.owner:  # before writing anything
-            raise TreeBusy(task.tree_id, lease.owner, lease.expires_at)
+        lease = await self._acquire(task.tree_id)
         try:
-            tasks = await self.task_repository.get_tree_tasks(task.tree_id)
-            changes = reset_changes(tasks, task_id, with_dependents=with_dependents)
-            conflicts = await self.task_repository.apply(changes)
-            if conflicts:
-                raise InvalidTransition(
-                    conflicts[0], None, "pending", "another writer changed it first"
-                )
-        except BaseException:  # nothing was reset: let the tree go as we found it
-            resumable = lease.previous_owner is not None
-            await self.task_repository.leases.release(
-                task.tree_id, self.owner, utcnow(), resumable=resumable
+            tasks, was = reset(
+                await self.task_repository.get_tree_tasks(task.tree_id),
+                task_id,
+                with_dependents=with_dependents,
             )
+            check_tasks(tasks, self.registry)
+            record = await self.task_repository.require_tree(task.tree_id)
+        except BaseException:  # nothing was reset: let the tree go as we found it
+            await self.storage.leases.release(task.tree_id, self.owner, lease.token, utcnow())
             raise
-        return await self.start(task.tree_id)
+        record = dataclasses.replace(record, lease=lease)
+        self._run(tasks, record, _claim(lease), None, resets=was)
+        return task.tree_id
 
     # -- controlling --------------------------------------------------------------------------
 
@@ -252,7 +355,8 @@ class TaskManager:
         A pending task is cancelled at once; a running one is asked to stop (its context's
         flag, then its executor's ``cancel()``, whose partial result is kept) and stopped by
         force after ``cancel_grace_seconds``. The tree may run in this manager, in another
-        one (which acts within about ``poll_seconds``), or nowhere.
+        one (which acts within about ``poll_seconds``), or nowhere (then the cancellation is
+        written here, now).
         """
         task = await self.task_repository.require_task(task_id)
         active = self._active.get(task.tree_id)
@@ -261,35 +365,57 @@ class TaskManager:
             return
         if task.is_terminal:
             return
-        await self.task_repository.apply(
-            [Change(task_id, None, {"cancel_requested": reason, "updated_at": utcnow()})]
-        )
-        now = utcnow()
-        lease = await self.task_repository.leases.acquire(
-            task.tree_id, self.owner, now, now + timedelta(seconds=self.settings.lease_seconds)
-        )
-        if lease.owner == self.owner:  # nobody runs the tree: cancel in the repository now
-            await self._cancel_idle_tree(task, reason, resumable=lease.previous_owner is not None)
-
-    async def _cancel_idle_tree(self, task: Task, reason: str, *, resumable: bool) -> None:
-        run = self._tree_run(await self.task_repository.get_tree_tasks(task.tree_id))
-        run.stopping = True  # apply the cancellation, start nothing
+        await self.storage.signals.put(task.tree_id, task_id, CANCEL, reason, None)
         try:
-            await run.cancel_idle(task.id, reason)
-        finally:
-            await self.task_repository.leases.release(
-                task.tree_id, self.owner, utcnow(), resumable=resumable
-            )
+            lease = await self._acquire(task.tree_id)
+        except TreeBusy:
+            return  # its manager acts on the request within poll_seconds
+        if task.tree_id in self._active:  # started here meanwhile: it reads the request itself
+            return
+        tasks = await self.task_repository.get_tree_tasks(task.tree_id)
+        record = dataclasses.replace(
+            await self.task_repository.require_tree(task.tree_id), lease=lease
+        )
+        self._run(tasks, record, _claim(lease), None, mode=Mode.SETTLE)
+        await self.wait(task.tree_id)
 
     async def notify(self, task_id: str, key: str, data: Any = None) -> None:
         """Send ``data`` to the task's ``context.wait(key)`` — now, or whenever it waits.
 
         The signal is stored first, so it reaches the task from any process, and after a
-        restart.
+        restart; a signal consumed by an attempt that did not finish is given to the next.
+
+        Raises:
+            TaskNotFound: there is no such task.
+            TaskConflict: the task has finished (nothing would ever take the signal).
+            DefinitionError: ``data`` cannot be stored as JSON.
         """
-        await self.task_repository.signals.put(task_id, key, data)
-        for active in self._active.values():
-            active.run.upkeep.wake_parked(task_id, key)
+        problem = json_problem(data, "data")
+        if problem is not None:
+            raise DefinitionError(f"notify {key!r}: {problem}")
+        task = await self.task_repository.require_task(task_id)
+        if task.is_terminal:
+            raise TaskConflict(task_id, f"it has {task.status.value}; nothing waits for {key!r}")
+        signal_id = await self.storage.signals.put(task.tree_id, task_id, NOTIFY, key, data)
+        active = self._active.get(task.tree_id)
+        if active is not None:
+            active.run.on_signal(Signal(signal_id, task.tree_id, task_id, NOTIFY, key, data))
+
+    async def _watch(self) -> None:
+        """Every ``poll_seconds``: requests made by other processes for the trees run here."""
+        while True:
+            await asyncio.sleep(self.settings.poll_seconds)
+            if not self._active:
+                continue
+            try:
+                found = await self.storage.signals.pending(list(self._active))
+            except Exception:
+                logger.exception("looking for requests from other processes failed")
+                continue
+            for signal in found:
+                active = self._active.get(signal.tree_id)
+                if active is not None:
+                    active.run.on_signal(signal)
 
     async def get_state(self, task_id: str) -> Task:
         """The task as it stands now (from memory when it runs here)."""
@@ -299,37 +425,54 @@ class TaskManager:
                 return node.task
         return await self.task_repository.require_task(task_id)
 
+    async def get_tree(self, tree_id: str) -> TaskTree:
+        """The tree's record: its status rolled up from all its tasks, its owner, its lease."""
+        active = self._active.get(tree_id)
+        if active is not None:
+            return active.run.tree
+        return await self.task_repository.require_tree(tree_id)
+
     def running_tasks(self) -> list[Task]:
         """Tasks running in this manager right now."""
         return [
-            node.task for active in self._active.values() for node, _ in active.run.running.values()
+            node.task
+            for active in self._active.values()
+            for node in active.run.dispatch.running_nodes()
         ]
 
-    async def stop_all(self) -> None:
-        """Stop every tree this manager runs, leaving them resumable.
+    @property
+    def active_trees(self) -> list[str]:
+        """The ids of the trees this manager runs."""
+        return list(self._active)
 
-        Running attempts are stopped and their tasks put back to ``pending`` (attempt history
-        kept); nothing new starts; every change is committed; the leases are released so that
-        `resume` (here or in another process) finishes the trees.
+    async def stop_all(self, *, grace: float = 0.0) -> int:
+        """Stop every tree this manager runs, leaving them resumable; return how many
+        attempts were running.
+
+        Nothing new starts; attempts running get ``grace`` seconds to end by themselves, then
+        they are stopped and their tasks put back to ``pending`` (attempt history kept); every
+        change is committed; the leases are released so that `resume` (here or in another
+        process), or a worker, finishes the trees.
         """
-        for active in list(self._active.values()):
-            active.run.stopping = True
-            for task_id in list(active.run.running):
-                self.backend.kill(task_id)
-            active.run.wake()
-        await asyncio.gather(*(a.done for a in list(self._active.values())), return_exceptions=True)
+        active = list(self._active.values())
+        count = sum(len(a.run.dispatch.running_nodes()) for a in active)
+        for entry in active:
+            entry.run.drain()
+        done = [a.done for a in active]
+        if grace > 0 and done:
+            await asyncio.wait(done, timeout=grace)
+        for entry in active:
+            entry.run.stop()
+        await asyncio.gather(*done, return_exceptions=True)
+        return count
 
     def subscribe(self, tree_id: str | None = None, *, after: int = 0) -> AsyncIterator[TaskEvent]:
         """Events as an async iterator: of one tree (from the stored log after ``after``,
-        ending when the tree is done), or of every tree run in this process."""
+        ending when every task of the tree is terminal), or of every tree run in this process."""
         if tree_id is None:
             return follow_all(self.events)
         return follow_tree(
-            self.task_repository,
-            self.events,
-            tree_id,
-            after=after,
-            poll_seconds=self.settings.poll_seconds,
+            self.storage, self.events, tree_id, after=after, poll_seconds=self.settings.poll_seconds
         )
 
     def register_pre_hook(self, hook: PreHook) -> None:
@@ -351,5 +494,16 @@ class TaskManager:
     async def close(self) -> None:
         """Stop running trees (resumable), the backend, and the repository's connections."""
         await self.stop_all()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+        await self.keeper.close()
         await self.backend.close()
         await self.task_repository.close()
+
+
+def _claim(lease: Lease) -> LeaseClaim:
+    assert lease.owner is not None
+    return LeaseClaim(lease.owner, lease.token)

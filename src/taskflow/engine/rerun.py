@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 from taskflow.engine.graph import Node, RunGraph
 from taskflow.exceptions import InvalidTransition
-from taskflow.models import Task, TaskStatus, utcnow
-from taskflow.storage import Change
+from taskflow.models import Task, TaskStatus
 
 _RETRYABLE = (TaskStatus.FAILED, TaskStatus.CANCELLED)
 
@@ -24,19 +23,22 @@ def _dependents(node: Node) -> list[Node]:
     return found
 
 
-def reset_changes(tasks: Sequence[Task], task_id: str, *, with_dependents: bool) -> list[Change]:
-    """The changes that make ``task_id`` (and its failed or cancelled dependents and
-    descendants, on request) pending again, and reopen the finished groups above them.
+def reset(
+    tasks: Sequence[Task], task_id: str, *, with_dependents: bool
+) -> tuple[list[Task], dict[str, TaskStatus]]:
+    """The tree's tasks with ``task_id`` (and its failed or cancelled dependents and
+    descendants, on request) pending again and the finished groups above them reopened; and
+    the statuses those tasks had (what their first write expects).
 
     Raises:
         InvalidTransition: the task is not failed or cancelled.
     """
     graph = RunGraph(tasks)
     target = graph.nodes[task_id]
-    if target.task.status not in _RETRYABLE:
+    if target.status not in _RETRYABLE:
         raise InvalidTransition(
             task_id,
-            target.task.status.value,
+            target.status.value,
             "pending",
             "only failed or cancelled tasks can be run again",
         )
@@ -44,13 +46,12 @@ def reset_changes(tasks: Sequence[Task], task_id: str, *, with_dependents: bool)
     if with_dependents:
         for dependent in _dependents(target):
             chosen.extend([dependent, *graph.subtree(dependent)])
-    again = {node.task.id: node for node in chosen if node.task.status in _RETRYABLE}
+    again = {node.id: node for node in chosen if node.status in _RETRYABLE}
     for node in list(again.values()):
         parent = node.parent
-        while parent is not None and parent.is_group and parent.task.status in _RETRYABLE:
-            again[parent.task.id] = parent
+        while parent is not None and parent.is_group and parent.status in _RETRYABLE:
+            again[parent.id] = parent
             parent = parent.parent
-    now = utcnow()
     cleared = {
         "status": TaskStatus.PENDING,
         "error": None,
@@ -59,8 +60,9 @@ def reset_changes(tasks: Sequence[Task], task_id: str, *, with_dependents: bool)
         "result": None,
         "completed_at": None,
         "progress": 0.0,
+        "message": None,
         "retry_at": None,
-        "cancel_requested": None,
-        "updated_at": now,
+        "waiting": None,
     }
-    return [Change(node.task.id, node.task.status, cleared) for node in again.values()]
+    was = {task_id: node.status for task_id, node in again.items()}
+    return [task.evolve_known(cleared) if task.id in was else task for task in tasks], was

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 
 from taskflow.exceptions import ConfigurationError
+from taskflow.models.values import MAX_VALUE_BYTES
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -17,10 +19,18 @@ class EngineSettings:
             trees it runs.
         executor_limits: Per-executor caps in one manager, by executor id (an executor's own
             ``max_concurrency`` applies too; the smaller wins).
-        lease_seconds: How long a claim on a running task lasts without renewal.
+        lease_seconds: How long a manager's claim on a tree lasts without renewal (it is
+            renewed by a thread of its own every third of that, whatever executors do).
         cancel_grace_seconds: How long a cancelled executor may take to stop by itself
-            before its asyncio task is cancelled.
-        poll_seconds: How often to look for changes made by other processes.
+            before it is stopped by force.
+        poll_seconds: How often to look for requests made by other processes (cancel,
+            notify).
+        commit_retry_seconds: How long a failing write is retried (with backoff) before the
+            manager gives the tree up, leaving it resumable.
+        max_result_bytes: The largest result (as JSON) a task may store; a bigger one fails
+            the task with ``ResultError``.
+        max_log_bytes: How much log text one attempt may store in events; lines past it are
+            counted, not stored.
     """
 
     concurrency: int = 100
@@ -28,8 +38,15 @@ class EngineSettings:
     lease_seconds: float = 30.0
     cancel_grace_seconds: float = 5.0
     poll_seconds: float = 0.5
+    commit_retry_seconds: float = 10.0
+    max_result_bytes: int = MAX_VALUE_BYTES
+    max_log_bytes: int = 4 * 1024 * 1024
 
     def __post_init__(self) -> None:
+        self._check_counts()
+        self._check_times()
+
+    def _check_counts(self) -> None:
         if self.concurrency < 1:
             raise ConfigurationError(f"concurrency must be at least 1, not {self.concurrency}")
         for executor_id, limit in self.executor_limits.items():
@@ -37,3 +54,23 @@ class EngineSettings:
                 raise ConfigurationError(
                     f"executor_limits[{executor_id!r}] must be at least 1, not {limit}"
                 )
+        for name in ("max_result_bytes", "max_log_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"{name} must be at least 1")
+
+    def _check_times(self) -> None:
+        for name in ("lease_seconds", "poll_seconds"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ConfigurationError(
+                    f"{name} must be a positive number of seconds, not {value!r}"
+                )
+        if self.poll_seconds > self.lease_seconds:
+            raise ConfigurationError(
+                f"poll_seconds ({self.poll_seconds}) must not exceed lease_seconds "
+                f"({self.lease_seconds})"
+            )
+        for name in ("cancel_grace_seconds", "commit_retry_seconds"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ConfigurationError(f"{name} must be a number of seconds >= 0, not {value!r}")

@@ -56,12 +56,8 @@ class Sleep(BaseTask):
         seconds = float(inputs["seconds"])
         loop = asyncio.get_running_loop()
         started = loop.time()
-        cancel = self.context.cancel_requested
-        if cancel is None:
-            await asyncio.sleep(seconds)
-        else:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(cancel.wait(), seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.context.cancel_requested.wait(), seconds)
         return {"slept": round(min(seconds, loop.time() - started), 3)}
 
 

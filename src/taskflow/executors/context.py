@@ -1,10 +1,14 @@
-"""The execution context: what a running executor can know and do about its task."""
+"""The execution context: what a running executor can know and do about its task.
+
+The execution backend builds one per attempt and owns what it reports: progress, log lines
+and waits go to the backend's `RunControl`, which passes them on to the engine (in this
+process or from another one).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -15,7 +19,7 @@ _current: contextvars.ContextVar[ExecutionContext] = contextvars.ContextVar("tas
 
 
 class RunControl(Protocol):
-    """What the engine does for a running task (implemented by the scheduler)."""
+    """What the backend does for a running attempt (progress, logs, waits)."""
 
     def report_progress(
         self, context: ExecutionContext, fraction: float, message: str | None
@@ -29,7 +33,6 @@ class RunControl(Protocol):
         """Park the task until ``notify(task_id, key, data)``; return ``data`` (None on timeout)."""
 
 
-@dataclasses.dataclass(slots=True, kw_only=True)
 class ExecutionContext:
     """The run of one task, as its executor sees it (``self.context`` inside `execute`).
 
@@ -46,24 +49,74 @@ class ExecutionContext:
         progress: The last progress reported, 0.0 to 1.0.
         soft_deadline: Event-loop time after which `soft_timed_out` is true (``None``: never).
         cancel_reason: Why the task is being cancelled, once it is.
+        control: Where progress, logs and waits go (set by the backend).
     """
 
-    task_id: str
-    tree_id: str
-    key: str
-    user_id: str | None = None
-    attempt: int = 1
-    dependency_results: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    progress: float = 0.0
-    soft_deadline: float | None = None
-    cancel_requested: asyncio.Event | None = None
-    cancel_reason: str | None = None
-    control: RunControl | None = None
+    __slots__ = (
+        "_cancel_event",
+        "_cancelled",
+        "attempt",
+        "cancel_reason",
+        "control",
+        "dependency_results",
+        "key",
+        "progress",
+        "soft_deadline",
+        "task_id",
+        "tree_id",
+        "user_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        tree_id: str,
+        key: str,
+        user_id: str | None = None,
+        attempt: int = 1,
+        dependency_results: Mapping[str, Any] | None = None,
+        soft_deadline: float | None = None,
+        control: RunControl | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.tree_id = tree_id
+        self.key = key
+        self.user_id = user_id
+        self.attempt = attempt
+        self.dependency_results: Mapping[str, Any] = dependency_results or {}
+        self.progress = 0.0
+        self.soft_deadline = soft_deadline
+        self.cancel_reason: str | None = None
+        self.control = control
+        self._cancelled = False
+        self._cancel_event: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        return f"ExecutionContext(key={self.key!r}, attempt={self.attempt})"
 
     @property
     def is_cancelled(self) -> bool:
         """Whether the task has been asked to stop; long loops should check it and return."""
-        return self.cancel_requested is not None and self.cancel_requested.is_set()
+        return self._cancelled
+
+    @property
+    def cancel_requested(self) -> asyncio.Event:
+        """An event set when the task is asked to stop (``await ...wait()`` to sleep until)."""
+        if self._cancel_event is None:
+            self._cancel_event = asyncio.Event()
+            if self._cancelled:
+                self._cancel_event.set()
+        return self._cancel_event
+
+    def request_cancel(self, reason: str) -> None:
+        """Raise the cancel flag (the backend calls this; executors read `is_cancelled`)."""
+        if self._cancelled:
+            return
+        self._cancelled = True
+        self.cancel_reason = reason
+        if self._cancel_event is not None:
+            self._cancel_event.set()
 
     @property
     def soft_timed_out(self) -> bool:
@@ -93,7 +146,8 @@ class ExecutionContext:
 
         The task is parked meanwhile (it does not hold a concurrency slot). A notify that came
         before the wait is returned at once; it may come from another process, or before a
-        restart. Returns ``None`` if ``timeout`` seconds pass first.
+        restart. Returns ``None`` if ``timeout`` seconds pass first, or if the task is
+        cancelled while it waits.
         """
         if self.control is None:
             raise RuntimeError("wait() needs a task run by a TaskManager")
@@ -121,7 +175,7 @@ def current_context() -> ExecutionContext:
 
 
 def set_context(context: ExecutionContext) -> contextvars.Token[ExecutionContext]:
-    """Make ``context`` current (the engine calls this right before `execute`)."""
+    """Make ``context`` current (the backend calls this right before `execute`)."""
     return _current.set(context)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
-import json
 import traceback
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
@@ -14,9 +14,7 @@ from taskflow.executors.base import ExecutableTask
 from taskflow.executors.context import ExecutionContext, reset_context, set_context
 from taskflow.executors.registry import ExecutorInfo
 from taskflow.executors.signals import Retry, TaskCtl, TaskSignal
-from taskflow.models import TaskStatus
-
-_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+from taskflow.models import ErrorType, TaskStatus
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -36,21 +34,36 @@ class Outcome:
     message: str | None = None
 
     @classmethod
-    def failure(cls, exc: BaseException) -> Outcome:
+    def failure(cls, exc: BaseException, error_type: str | None = None) -> Outcome:
         """A failed outcome describing ``exc``, with its traceback."""
         return cls(
             TaskStatus.FAILED,
             error=str(exc) or type(exc).__name__,
-            error_type=type(exc).__name__,
+            error_type=error_type or type(exc).__name__,
             traceback="".join(traceback.format_exception(exc)),
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The outcome as a JSON object (for backends that run attempts elsewhere)."""
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Outcome:
+        """The outcome of `to_json`."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in fields}
+        values["status"] = TaskStatus(values["status"])
+        return cls(**values)
 
 
 def judge_result(result: Any, *, task_id: str) -> Outcome:
     """Turn what `execute` returned into an outcome.
 
-    A dict with ``"status": "failed"`` is a failure (the seed's "returning errors" pattern);
-    any other dict is the result, and must be JSON-serialisable.
+    A dict with ``"status": "failed"`` is a failure (the "returning errors" pattern); any
+    other dict is the result. Whether its values can be stored is checked by the engine when
+    it judges the outcome, with the same rules on every database.
     """
     if not isinstance(result, dict):
         raise ResultError(
@@ -62,15 +75,8 @@ def judge_result(result: Any, *, task_id: str) -> Outcome:
             TaskStatus.FAILED,
             result=result,
             error=str(error),
-            error_type=str(result.get("error_type") or "TaskFailed"),
+            error_type=str(result.get("error_type") or ErrorType.TASK_FAILED),
         )
-    if not all(type(v) in _JSON_SCALARS for v in result.values()):
-        try:
-            json.dumps(result)
-        except (TypeError, ValueError) as exc:
-            raise ResultError(
-                f"the result is not JSON-serialisable: {exc}", task_id=task_id
-            ) from exc
     return Outcome(TaskStatus.COMPLETED, result=result)
 
 
@@ -98,7 +104,9 @@ async def drive_signals(generator: AsyncGenerator[Any, None], context: Execution
                 return dataclasses.replace(outcome, message=ctl.message or None)
             elif ctl.signal is TaskSignal.FAIL:
                 kind = (
-                    type(ctl.data).__name__ if isinstance(ctl.data, BaseException) else "TaskFailed"
+                    type(ctl.data).__name__
+                    if isinstance(ctl.data, BaseException)
+                    else ErrorType.TASK_FAILED
                 )
                 detail = f": {ctl.data}" if ctl.data is not None else ""
                 return Outcome(
@@ -111,7 +119,7 @@ async def drive_signals(generator: AsyncGenerator[Any, None], context: Execution
                 return Outcome(
                     TaskStatus.CANCELLED,
                     error=ctl.message,
-                    error_type="Cancelled",
+                    error_type=ErrorType.CANCELLED,
                     message=ctl.message,
                 )
     finally:
@@ -127,14 +135,16 @@ async def invoke(
 ) -> Outcome:
     """Validate ``inputs`` against the executor's schema, run it in ``context``, judge the result.
 
-    Never raises for an executor's failure: every error becomes a failed `Outcome`, and
-    `Retry` becomes one with ``retry_delay`` set. (`asyncio.CancelledError` is let through:
-    cancellation is the caller's business.)
+    Never raises for an executor's failure: every error becomes a failed `Outcome` — including
+    ``BaseException``s raised inside the executor (``SystemExit`` from ``sys.exit``,
+    ``KeyboardInterrupt``, ``GeneratorExit``), which must not take the process down — and
+    `Retry` becomes one with ``retry_delay`` set. Only `asyncio.CancelledError` is let
+    through: cancellation is the backend's business.
     """
     try:
         checked = info.validator.validate(inputs, task_id=context.task_id)
     except InputValidationError as exc:
-        return Outcome(TaskStatus.FAILED, error=str(exc), error_type="InputValidationError")
+        return Outcome(TaskStatus.FAILED, error=str(exc), error_type=ErrorType.INPUT_VALIDATION)
     token = set_context(context)
     try:
         returned = (executor or info.create()).execute(checked)
@@ -143,9 +153,11 @@ async def invoke(
         return judge_result(await returned, task_id=context.task_id)
     except Retry as exc:
         return dataclasses.replace(
-            Outcome.failure(exc), error_type="Retry", retry_delay=exc.delay or 0.0
+            Outcome.failure(exc), error_type=ErrorType.RETRY, retry_delay=exc.delay or 0.0
         )
-    except Exception as exc:
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # an executor never takes the engine down
         return Outcome.failure(exc)
     finally:
         reset_context(token)

@@ -15,10 +15,11 @@ import dataclasses
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from importlib import metadata
 from typing import Any, TypeVar, cast
 
+from taskflow.definition import check_tree
 from taskflow.exceptions import DefinitionError, InputValidationError, RegistryError
 from taskflow.executors.base import ExecutableTask
 from taskflow.models import Task
@@ -306,3 +307,22 @@ def check_literal_inputs(tasks: Iterable[Task], registry: ExecutorRegistry) -> N
             info.validator.validate(task.inputs, task_id=task.id)
         except InputValidationError as exc:
             raise DefinitionError(str(exc), task=task.key) from exc
+
+
+def check_tasks(
+    tasks: Sequence[Task], registry: ExecutorRegistry, *, new: Collection[str] | None = None
+) -> None:
+    """Every check a tree must pass before it is written: the one validation path for trees
+    (``create_tree``, ``run_tree``, ``taskflow validate``) and single tasks (``create_task``).
+
+    Args:
+        tasks: Every task of the tree.
+        registry: Where executor ids are looked up.
+        new: The ids of the tasks being added (default: all); only their literal inputs are
+            validated again.
+
+    Raises:
+        DefinitionError: naming the task (and the field, for inputs).
+    """
+    check_tree(tasks, executors=registry)
+    check_literal_inputs([t for t in tasks if new is None or t.id in new], registry)

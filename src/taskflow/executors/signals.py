@@ -35,7 +35,8 @@ class TaskCtl:
         signal: progress, success, fail or cancel.
         message: Human-readable text.
         data: The result (success), the error (fail), or anything (progress).
-        progress: 0.0 to 1.0 for progress signals.
+        progress: 0.0 to 1.0 for progress signals; ``None`` for the others (a task that
+            completes has progress 1.0 anyway).
     """
 
     signal: TaskSignal
@@ -58,7 +59,7 @@ class TaskCtl:
     @classmethod
     def success(cls, message: str = "", data: Any = None) -> TaskCtl:
         """The task completed; ``data`` is its result."""
-        return cls(TaskSignal.SUCCESS, message, data, 1.0)
+        return cls(TaskSignal.SUCCESS, message, data)
 
     @classmethod
     def fail(cls, message: str, error: Any = None) -> TaskCtl:

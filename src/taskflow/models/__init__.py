@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from taskflow.models.retry import NEVER_RETRIED, RetryPolicy
+from taskflow.models.attempt import NEVER_RETRIED, AttemptRecord, AttemptStatus, ErrorType
+from taskflow.models.record import (
+    FINISHED_TREE_STATUSES,
+    Lease,
+    TaskTree,
+    TreeStatus,
+    rolled_up_status,
+)
+from taskflow.models.retry import RetryPolicy
 from taskflow.models.task import (
     PRIORITY_DEFAULT,
     PRIORITY_HIGH,
@@ -20,6 +28,7 @@ from taskflow.models.task import (
 from taskflow.models.tree import TaskTreeNode
 
 __all__ = [
+    "FINISHED_TREE_STATUSES",
     "NEVER_RETRIED",
     "PRIORITY_DEFAULT",
     "PRIORITY_HIGH",
@@ -27,12 +36,19 @@ __all__ = [
     "PRIORITY_URGENT",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
+    "AttemptRecord",
+    "AttemptStatus",
     "Dependency",
+    "ErrorType",
+    "Lease",
     "RetryPolicy",
     "Task",
     "TaskStatus",
+    "TaskTree",
     "TaskTreeNode",
+    "TreeStatus",
     "check_transition",
     "new_task_id",
+    "rolled_up_status",
     "utcnow",
 ]

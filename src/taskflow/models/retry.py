@@ -7,8 +7,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-#: Failures that another attempt cannot fix: they are never retried by a policy.
-NEVER_RETRIED = frozenset({"InputValidationError", "ResultError", "NotRerunSafe", "TypeError"})
+from taskflow.models.attempt import NEVER_RETRIED
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

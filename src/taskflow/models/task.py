@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from taskflow.exceptions import InvalidTransition
+from taskflow.models.attempt import AttemptRecord
 
 PRIORITY_URGENT = 0
 PRIORITY_HIGH = 1
@@ -105,7 +106,8 @@ class Task:
 
     Attributes:
         id: A uuid4 string.
-        tree_id: The id of the tree's root task (a root's ``tree_id`` is its own ``id``).
+        tree_id: The id of the tree (which is its root task's id: a root's ``tree_id`` is its
+            own ``id``); the tree's own record is a `TaskTree`.
         parent_id: The parent task, or ``None`` for a root.
         key: A name unique within the tree that inputs use to refer to this task's result.
         name: A display name.
@@ -119,21 +121,24 @@ class Task:
             this order when their priorities are equal).
         status: Where the task stands; see `TRANSITIONS`.
         progress: 0.0 to 1.0.
-        result: What the executor returned (a JSON object), once completed.
+        message: The last progress message the executor reported.
+        result: What the executor returned (a JSON object), once completed. A group's result
+            is not stored: it is made of its children's (see `TaskTreeNode.result`).
         error: Why the task failed or was cancelled.
         error_type: The error's kind: an exception class name, or e.g. ``DependencyFailed``.
         traceback: The formatted traceback of an exception raised by the executor.
         attempt: How many times the task has started (0 before the first run).
-        attempts: One record per finished attempt (``attempt``, ``status``, ``error``,
-            ``error_type``, ``started_at``, ``ended_at``): the attempt history.
+        attempts: One `AttemptRecord` per finished attempt: the attempt history.
         timeout: Hard time limit of one attempt, in seconds; the attempt fails with
             ``error_type="TaskTimeout"``.
         soft_timeout: Seconds after which the executor's context reports
             ``soft_timed_out`` so that it can wrap up.
         retry: The retry policy (see `taskflow.RetryPolicy`), or ``None`` for the executor's.
         retry_at: When a scheduled retry is due (the task is ``pending`` until then).
-        cancel_requested: Why someone asked to cancel the task, until the owner acts on it.
+        waiting: While the executor waits in ``context.wait``: ``{"key": ..., "since": ISO time,
+            "timeout": seconds or None}``; ``None`` otherwise.
         deadline_at: On a root: when the whole tree must be finished, or is cancelled.
+        concurrency: On a root: at most this many of the tree's tasks run at once.
     """
 
     id: str
@@ -150,18 +155,20 @@ class Task:
     position: int = 0
     status: TaskStatus = TaskStatus.PENDING
     progress: float = 0.0
+    message: str | None = None
     result: Mapping[str, Any] | None = None
     error: str | None = None
     error_type: str | None = None
     traceback: str | None = None
     attempt: int = 0
-    attempts: tuple[Mapping[str, Any], ...] = ()
+    attempts: tuple[AttemptRecord, ...] = ()
     timeout: float | None = None
     soft_timeout: float | None = None
     retry: Mapping[str, Any] | None = None
     retry_at: datetime | None = None
-    cancel_requested: str | None = None
+    waiting: Mapping[str, Any] | None = None
     deadline_at: datetime | None = None
+    concurrency: int | None = None
     created_at: datetime = dataclasses.field(default_factory=utcnow)
     updated_at: datetime = dataclasses.field(default_factory=utcnow)
     started_at: datetime | None = None
@@ -185,9 +192,8 @@ class Task:
     def evolve(self, **changes: Any) -> Task:
         """A copy with ``changes`` applied (the task itself never changes).
 
-        Unknown field names raise `TypeError`. This runs on the engine's hot path (twice per
-        task run), hence a copy of the instance dict rather than `dataclasses.replace`, which
-        re-runs ``__init__`` field by field.
+        Unknown field names raise `TypeError`. A copy of the instance dict rather than
+        `dataclasses.replace`, which re-runs ``__init__`` field by field.
         """
         unknown = changes.keys() - _FIELD_SET
         if unknown:
@@ -207,7 +213,8 @@ class Task:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["status"] = self.status.value
         data["dependencies"] = [d.to_dict() for d in self.dependencies]
-        data["attempts"] = [dict(a) for a in self.attempts]
+        data["attempts"] = [a.to_dict() for a in self.attempts]
+        data["waiting"] = dict(self.waiting) if self.waiting is not None else None
         data["inputs"] = dict(self.inputs)
         data["params"] = dict(self.params)
         for name in (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from taskflow.models.task import Task, TaskStatus
 
@@ -50,6 +51,14 @@ class TaskTreeNode:
             node = stack.pop()
             yield node
             stack.extend(reversed(node.children))
+
+    @property
+    def result(self) -> Mapping[str, Any] | None:
+        """The task's result; for a group, its children's results by key (built on demand:
+        a group's result is never stored, so a large result is kept once)."""
+        if not self.task.is_group or not self.children:
+            return self.task.result
+        return {child.task.key: child.result for child in self.children}
 
     def tasks(self) -> list[Task]:
         """Every task of the subtree, parents before children."""

@@ -1,37 +1,68 @@
-"""Encoding task values for the driver directly, on the write hot path.
+"""The write hot path at the driver level: SQL built once per dialect, rows encoded by hand.
 
-SQLAlchemy's per-row compile and bind processing costs more than SQLite's own work for the
-small rows the engine writes in batches. The few statements on the hot path (insert tasks,
-compare-and-set updates) are built once here as driver-level SQL, with values encoded the
-way SQLAlchemy itself stores them, so reads through SQLAlchemy see identical data.
+SQLAlchemy's per-row compile and bind processing costs more than the database's own work for
+the small rows the engine writes in batches. The statements on the hot path — insert a tree,
+write a batch (the lease fence, task states, events, signal uses) — are generated here from
+column lists, once per dialect, and their rows are encoded the way SQLAlchemy itself stores
+values, so reads through SQLAlchemy see identical data.
+
+On PostgreSQL a multi-row write is one statement over ``unnest`` of one array per column: one
+round trip, and a row count that says whether every compare-and-set applied.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from taskflow.events import TaskEvent
-from taskflow.models import Dependency, Task, TaskStatus
+from taskflow.models import AttemptRecord, Dependency, Task, TaskStatus, TaskTree
+from taskflow.storage.records import TaskState, TreeBatch
 
-JSON_FIELDS = frozenset({"inputs", "params", "dependencies", "result", "attempts", "retry"})
-TIME_FIELDS = frozenset(
-    {"created_at", "updated_at", "started_at", "completed_at"}
-    | {"lease_expires_at", "retry_at", "deadline_at"}
+TASKS = "taskflow_tasks"
+TREES = "taskflow_trees"
+EVENTS = "taskflow_events"
+SIGNALS = "taskflow_signals"
+
+#: Every column of a task row, in insert order.
+TASK_COLUMNS = (
+    "id", "tree_id", "parent_id", "key", "name", "executor", "user_id", "inputs", "params",
+    "dependencies", "priority", "position", "status", "progress", "message", "result", "error",
+    "error_type", "traceback", "attempt", "attempts", "timeout", "soft_timeout", "retry",
+    "retry_at", "waiting", "deadline_at", "concurrency", "created_at", "updated_at",
+    "started_at", "completed_at",
+)  # fmt: skip
+#: What a task state write sets (`TaskState`), in order; the row ends with id and expected.
+STATE_COLUMNS = (
+    "status", "progress", "message", "result", "error", "error_type", "traceback", "attempt",
+    "attempts", "started_at", "completed_at", "retry_at", "waiting", "updated_at",
+)  # fmt: skip
+TREE_COLUMNS = (
+    "id", "name", "user_id", "status", "concurrency", "deadline_at", "created_at", "updated_at",
+    "started_at", "finished_at", "lease_owner", "lease_expires_at", "lease_token",
+)  # fmt: skip
+EVENT_COLUMNS = ("tree_id", "seq", "task_id", "type", "data", "time")
+
+_JSON = frozenset(
+    {"inputs", "params", "dependencies", "result", "attempts", "retry", "waiting", "data"}
 )
-TABLE = "taskflow_tasks"
+_TIME = frozenset(
+    {"retry_at", "deadline_at", "created_at", "updated_at", "started_at", "completed_at"}
+    | {"finished_at", "lease_expires_at", "time"}
+)
+_PG_TYPES = {"progress": "float8", "timeout": "float8", "soft_timeout": "float8"} | dict.fromkeys(
+    ("priority", "position", "attempt", "concurrency", "lease_token", "seq"), "int4"
+)
 
-Encoder = Callable[[Any], Any]
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
-#: One encoder for every value: ``json.dumps`` with custom separators builds a new one per call.
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _json(value: Any) -> str | None:
+def encode_json(value: Any) -> str | None:
+    """JSON text, compact; ``None`` stays NULL. NaN and infinities are refused (`ValueError`):
+    they are not JSON, and PostgreSQL would reject them."""
     if value is None:
         return None
     if not value and isinstance(value, dict | list | tuple):
@@ -39,17 +70,23 @@ def _json(value: Any) -> str | None:
     return _ENCODE(value)
 
 
-def _dependencies(value: Sequence[Dependency | Mapping[str, Any]]) -> str:
-    if not value:
-        return "[]"
-    return _ENCODE([Dependency.parse(d).to_dict() for d in value])
+def encode_attempts(attempts: Sequence[AttemptRecord]) -> str | None:
+    """The attempt history as JSON (``None`` when empty: a clean first success has none)."""
+    return _ENCODE([a.to_dict() for a in attempts]) if attempts else None
+
+
+def encode_dependencies(dependencies: Iterable[Dependency]) -> str:
+    """Dependencies as JSON."""
+    return _ENCODE([d.to_dict() for d in dependencies])
+
+
+def _status(value: TaskStatus | str) -> str:
+    return str.__str__(value)
 
 
 class _SqliteTime:
-    """UTC datetimes in SQLAlchemy's SQLite text format.
-
-    A batch shares a few timestamps (now, the lease expiry), so recent conversions are kept.
-    """
+    """UTC datetimes in SQLAlchemy's SQLite text format; recent conversions are cached (a
+    batch shares a few timestamps)."""
 
     __slots__ = ("_recent",)
     RECENT = 16
@@ -63,124 +100,157 @@ class _SqliteTime:
         text = self._recent.get(value)
         if text is None:
             utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-            text = utc.replace(tzinfo=None).isoformat(" ")
+            text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
             if len(self._recent) >= self.RECENT:
                 self._recent.clear()
             self._recent[value] = text
         return text
 
 
-def _status(value: Any) -> str:
-    return str.__str__(value) if isinstance(value, TaskStatus) else str(value)
-
-
-def _identity(value: Any) -> Any:
+def _same(value: datetime | None) -> datetime | None:
     return value
 
 
-def _compile(
-    name: str, expressions: Sequence[str], arguments: str, encoders: Mapping[str, Encoder]
-) -> Any:
-    """A function returning the tuple of ``expressions``: one call per row, no loop per column."""
-    body = ", ".join(expressions)
-    source = f"def {name}({arguments}):\n    return ({body},)\n"
-    namespace: dict[str, Any] = {f"encode_{field}": encoder for field, encoder in encoders.items()}
-    exec(source, namespace)  # built only from our own column names
-    return namespace[name]
-
-
 class RowCodec:
-    """Driver-level SQL and value encoders for one dialect (``sqlite`` or ``postgresql``)."""
+    """SQL and row encoders for one dialect (``sqlite`` or ``postgresql``)."""
 
-    def __init__(self, dialect: str, columns: Sequence[str]) -> None:
+    def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self.columns = tuple(columns)
-        time_encoder: Encoder = _SqliteTime() if dialect == "sqlite" else _identity
-        self._encoders: dict[str, Encoder] = {}
-        for name in self.columns:
-            if name == "dependencies":
-                self._encoders[name] = _dependencies
-            elif name == "status":
-                self._encoders[name] = _status
-            elif name in JSON_FIELDS:
-                self._encoders[name] = _json
-            elif name in TIME_FIELDS:
-                self._encoders[name] = time_encoder
-            else:
-                self._encoders[name] = _identity
-        self._plain = frozenset(n for n, e in self._encoders.items() if e is _identity)
-        task_fields = {field.name for field in dataclasses.fields(Task)}
-        values = [f"task.{n}" if n in task_fields else "None" for n in self.columns]
-        self.insert_row: Callable[[Task], tuple[Any, ...]] = _compile(
-            "insert_row",
-            [self._expression(n, v) for n, v in zip(self.columns, values, strict=True)],
-            "task",
-            self._encoders,
+        self.postgres = dialect == "postgresql"
+        self.time: Callable[[datetime | None], Any] = _same if self.postgres else _SqliteTime()
+        self.insert_task_sql = self._insert(TASKS, TASK_COLUMNS)
+        self.insert_tree_sql = self._insert(TREES, TREE_COLUMNS)
+        self.insert_event_sql = self._insert(EVENTS, EVENT_COLUMNS)
+        self.update_state_sql = self._update_states()
+        self.fence_sql = (
+            f"UPDATE {TREES} SET status = {self.mark(1)}, started_at = {self.mark(2)}, "
+            f"finished_at = {self.mark(3)}, updated_at = {self.mark(4)}, "
+            f"lease_owner = {self.mark(5)}, lease_expires_at = {self.mark(6)} "
+            f"WHERE id = {self.mark(7)} AND lease_owner = {self.mark(8)} "
+            f"AND lease_token = {self.mark(9)}"
         )
-        self._update_rows: dict[tuple[tuple[str, ...], bool], Any] = {}
-        names, marks = ", ".join(self.columns), self._marks(len(self.columns))
-        self.insert_sql = f"INSERT INTO {TABLE} ({names}) VALUES ({marks})"
-        self._update_sql: dict[tuple[bool, tuple[str, ...]], str] = {}
+        self.use_signal_sql = (
+            f"UPDATE {SIGNALS} SET consumed_at = {self.mark(1)}, consumed_attempt = "
+            f"{self.mark(2)} WHERE id = {self.mark(3)}"
+        )
+        self.reopen_sql = (
+            f"UPDATE {TREES} SET finished_at = NULL, status = CASE WHEN started_at IS NULL "
+            "THEN 'pending' ELSE 'in_progress' END WHERE id = "
+            f"{self.mark(1)} AND status IN ('completed', 'failed', 'cancelled')"
+        )
+        self.release_signals_sql = (
+            f"UPDATE {SIGNALS} SET consumed_at = NULL, consumed_attempt = NULL "
+            f"WHERE task_id = {self.mark(1)} AND consumed_attempt = {self.mark(2)}"
+        )
 
-    def _mark(self, index: int) -> str:
-        return "?" if self.dialect == "sqlite" else f"${index}"
+    def mark(self, index: int) -> str:
+        """The placeholder of parameter ``index`` (from 1)."""
+        return f"${index}" if self.postgres else "?"
 
-    def _marks(self, count: int) -> str:
-        return ", ".join(self._mark(i + 1) for i in range(count))
+    def _pg_type(self, column: str) -> str:
+        if column in _TIME:
+            return "timestamptz"
+        return _PG_TYPES.get(column, "text")
 
-    @property
-    def event_sql(self) -> str:
-        """``INSERT`` of one event row."""
-        columns = "tree_id, seq, task_id, type, data, time"
-        return f"INSERT INTO taskflow_events ({columns}) VALUES ({self._marks(6)})"
+    def _cast(self, column: str, value: str) -> str:
+        return f"{value}::jsonb" if self.postgres and column in _JSON else value
+
+    def _insert(self, table: str, columns: Sequence[str]) -> str:
+        names = ", ".join(columns)
+        if not self.postgres:
+            return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+        arrays = ", ".join(f"${i + 1}::{self._pg_type(c)}[]" for i, c in enumerate(columns))
+        values = ", ".join(self._cast(c, f"u.{c}") for c in columns)
+        return f"INSERT INTO {table} ({names}) SELECT {values} FROM unnest({arrays}) AS u({names})"
+
+    def _update_states(self) -> str:
+        if not self.postgres:
+            sets = ", ".join(f"{c} = ?" for c in STATE_COLUMNS)
+            return f"UPDATE {TASKS} SET {sets} WHERE id = ? AND status = ?"
+        columns = (*STATE_COLUMNS, "id", "expected")
+        arrays = ", ".join(f"${i + 1}::{self._pg_type(c)}[]" for i, c in enumerate(columns))
+        sets = ", ".join(f"{c} = {self._cast(c, f'u.{c}')}" for c in STATE_COLUMNS)
+        return (
+            f"UPDATE {TASKS} AS t SET {sets} FROM unnest({arrays}) AS u({', '.join(columns)}) "
+            "WHERE t.id = u.id AND t.status = u.expected"
+        )
+
+    def many(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]] | tuple[list[Any], ...]:
+        """The parameters of a multi-row statement: the rows (SQLite ``executemany``), or one
+        array per column (PostgreSQL ``unnest``)."""
+        if not self.postgres:
+            return rows
+        return tuple(list(column) for column in zip(*rows, strict=True))
+
+    # -- rows -------------------------------------------------------------------------------
+
+    def task_row(self, task: Task) -> tuple[Any, ...]:
+        """A new task, in `TASK_COLUMNS` order."""
+        time = self.time
+        return (
+            task.id, task.tree_id, task.parent_id, task.key, task.name, task.executor,
+            task.user_id, encode_json(task.inputs), encode_json(task.params),
+            encode_dependencies(task.dependencies), task.priority, task.position,
+            _status(task.status), task.progress, task.message, encode_json(task.result),
+            task.error, task.error_type, task.traceback, task.attempt,
+            encode_attempts(task.attempts), task.timeout, task.soft_timeout,
+            encode_json(task.retry), time(task.retry_at), encode_json(task.waiting),
+            time(task.deadline_at), task.concurrency, time(task.created_at),
+            time(task.updated_at), time(task.started_at), time(task.completed_at),
+        )  # fmt: skip
+
+    def tree_row(self, tree: TaskTree) -> tuple[Any, ...]:
+        """A new tree record, in `TREE_COLUMNS` order."""
+        time, lease = self.time, tree.lease
+        return (
+            tree.id, tree.name, tree.user_id, str.__str__(tree.status), tree.concurrency,
+            time(tree.deadline_at), time(tree.created_at), time(tree.updated_at),
+            time(tree.started_at), time(tree.finished_at), lease.owner,
+            time(lease.expires_at), lease.token,
+        )  # fmt: skip
+
+    def state_row(self, state: TaskState) -> tuple[Any, ...]:
+        """A task state write, in `STATE_COLUMNS` order, then id and expected status."""
+        time = self.time
+        return (
+            _status(state.status), state.progress, state.message, encode_json(state.result),
+            state.error, state.error_type, state.traceback, state.attempt,
+            encode_attempts(state.attempts), time(state.started_at), time(state.completed_at),
+            time(state.retry_at), encode_json(state.waiting), time(state.updated_at), state.id,
+            _status(state.expected),
+        )  # fmt: skip
 
     def event_row(self, event: TaskEvent) -> tuple[Any, ...]:
-        """The parameters of `event_sql`."""
-        time = self._encoders["created_at"](event.time)
+        """An event, in `EVENT_COLUMNS` order."""
+        data = encode_json(event.data)
         return (
-            event.tree_id,
-            event.seq,
-            event.task_id,
-            str.__str__(event.type),
-            _json(event.data),
-            time,
-        )
+            event.tree_id, event.seq, event.task_id, str.__str__(event.type), data,
+            self.time(event.time),
+        )  # fmt: skip
 
-    def _expression(self, name: str, value: str) -> str:
-        return value if name in self._plain else f"encode_{name}({value})"
+    def fence_row(self, batch: TreeBatch) -> tuple[Any, ...]:
+        """The parameters of `fence_sql`: the tree's new state, conditional on the claim."""
+        tree, time = batch.tree, self.time
+        owner = batch.claim.owner if tree.keep_lease else None
+        expires = time(tree.lease_expires_at) if tree.keep_lease else None
+        return (
+            str.__str__(tree.status), time(tree.started_at), time(tree.finished_at),
+            time(tree.updated_at), owner, expires, batch.tree_id, batch.claim.owner,
+            batch.claim.token,
+        )  # fmt: skip
 
-    def encode(self, name: str, value: Any) -> Any:
-        """``value`` of field ``name`` as the driver takes it."""
-        return self._encoders[name](value)
 
-    def update_sql(self, fields: tuple[str, ...], checked: bool) -> str:
-        """``UPDATE ... SET fields WHERE id = ? [AND status = ?]``, cached per shape."""
-        key = (checked, fields)
-        sql = self._update_sql.get(key)
-        if sql is None:
-            sets = ", ".join(f"{name} = {self._mark(i + 1)}" for i, name in enumerate(fields))
-            where = f"id = {self._mark(len(fields) + 1)}"
-            if checked:
-                where += f" AND status = {self._mark(len(fields) + 2)}"
-            sql = self._update_sql[key] = f"UPDATE {TABLE} SET {sets} WHERE {where}"
-        return sql
+def finite(value: float) -> bool:
+    """Whether a number can be stored (not NaN or infinite)."""
+    return math.isfinite(value)
 
-    def update_row(
-        self,
-        fields: tuple[str, ...],
-        values: Mapping[str, Any],
-        task_id: str,
-        expected: TaskStatus | None,
-    ) -> tuple[Any, ...]:
-        """The parameters of `update_sql` for one change."""
-        checked = expected is not None
-        encode = self._update_rows.get((fields, checked))
-        if encode is None:
-            expressions = [self._expression(name, f"values[{name!r}]") for name in fields]
-            expressions.append("task_id")
-            if checked:
-                expressions.append("encode_status(expected)")
-            encode = self._update_rows[(fields, checked)] = _compile(
-                "update_row", expressions, "values, task_id, expected", self._encoders
-            )
-        return encode(values, task_id, expected)  # type: ignore[no-any-return]
+
+def decode_json(value: Any) -> Any:
+    """A JSON column as read back through a raw driver (text on SQLite)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def mapping_or_none(value: Any) -> Mapping[str, Any] | None:
+    """A JSON object column, or ``None``."""
+    decoded = decode_json(value)
+    return decoded if isinstance(decoded, Mapping) else None

@@ -13,6 +13,16 @@ from taskflow.storage.schema import HEAD_REVISION, metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "taskflow_alembic_version"
+#: The PostgreSQL advisory lock that schema creation and migrations hold, so that several
+#: processes opening an empty database at once do not race (``'taskflow'`` as an integer).
+SCHEMA_LOCK = 0x7461736B666C6F77
+
+
+def _lock_schema(conn: Connection) -> None:
+    """Serialise schema work: an advisory lock on PostgreSQL (SQLite's ``BEGIN IMMEDIATE``
+    already holds the database's write lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -23,6 +33,7 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def _create_or_check(conn: Connection) -> None:
+    _lock_schema(conn)
     revision = current_revision(conn)
     if revision == HEAD_REVISION:
         return
@@ -67,6 +78,7 @@ def _alembic_config(conn: Connection):  # type: ignore[no-untyped-def]
 def _upgrade(conn: Connection, revision: str) -> None:
     from alembic import command
 
+    _lock_schema(conn)
     command.upgrade(_alembic_config(conn), revision)
 
 

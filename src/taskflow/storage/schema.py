@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 #: The newest migration; a fresh database is created at it. A test checks it is alembic's head.
-HEAD_REVISION = "0002_execution_control"
+HEAD_REVISION = "0003_tree_records"
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -62,15 +62,15 @@ tasks = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("started_at", UTCDateTime(), nullable=True),
     sa.Column("completed_at", UTCDateTime(), nullable=True),
-    sa.Column("lease_owner", sa.String(64), nullable=True),
-    sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
     sa.Column("attempts", json_column(), nullable=True),
     sa.Column("timeout", sa.Float(), nullable=True),
     sa.Column("soft_timeout", sa.Float(), nullable=True),
     sa.Column("retry", json_column(), nullable=True),
     sa.Column("retry_at", UTCDateTime(), nullable=True),
-    sa.Column("cancel_requested", sa.Text(), nullable=True),
     sa.Column("deadline_at", UTCDateTime(), nullable=True),
+    sa.Column("message", sa.Text(), nullable=True),
+    sa.Column("waiting", json_column(), nullable=True),
+    sa.Column("concurrency", sa.Integer(), nullable=True),
     sa.CheckConstraint(
         "status IN ('pending', 'in_progress', 'completed', 'failed', 'cancelled')",
         name="taskflow_tasks_status_check",
@@ -79,12 +79,30 @@ tasks = sa.Table(
     sa.UniqueConstraint("tree_id", "key", name="taskflow_tasks_tree_key"),
     sa.Index("taskflow_tasks_parent", "parent_id"),
     sa.Index("taskflow_tasks_user_created", "user_id", "created_at"),
-    sa.Index(
-        "taskflow_tasks_leased",
-        "lease_expires_at",
-        sqlite_where=sa.text("lease_owner IS NOT NULL"),
-        postgresql_where=sa.text("lease_owner IS NOT NULL"),
-    ),
+)
+
+TREE_STATUSES = "'pending', 'queued', 'in_progress', 'completed', 'failed', 'cancelled'"
+
+#: One row per tree: its rolled-up status, times, and the lease of the manager running it.
+trees = sa.Table(
+    "taskflow_trees",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("user_id", sa.String(200), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("concurrency", sa.Integer(), nullable=True),
+    sa.Column("deadline_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("lease_owner", sa.String(200), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("lease_token", sa.Integer(), nullable=False),
+    sa.CheckConstraint(f"status IN ({TREE_STATUSES})", name="taskflow_trees_status_check"),
+    sa.Index("taskflow_trees_user_created", "user_id", "created_at"),
+    sa.Index("taskflow_trees_status_created", "status", "created_at"),
 )
 
 #: Every state change, progress report and log line, in order within each tree (``seq``).
@@ -100,15 +118,32 @@ events = sa.Table(
     sqlite_with_rowid=False,  # rows live in the (tree_id, seq) key: one B-tree insert per event
 )
 
-#: Data sent to a task with ``notify``, kept until the task's ``wait`` takes it.
+#: Requests for tasks: data sent with ``notify`` (kind ``notify``), kept until a ``wait`` takes
+#: it, and cancel requests (kind ``cancel``) from processes that do not run the tree.
 signals = sa.Table(
     "taskflow_signals",
     metadata,
     sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("tree_id", sa.String(36), nullable=False),
     sa.Column("task_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("key", sa.String(200), nullable=False),
     sa.Column("data", json_column(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("consumed_at", UTCDateTime(), nullable=True),
+    sa.Column("consumed_attempt", sa.Integer(), nullable=True),
     sa.Index("taskflow_signals_task_key", "task_id", "key"),
+    sa.Index("taskflow_signals_tree", "tree_id", "consumed_at"),
+)
+
+#: Worker processes (``taskflow worker``, ``taskflow serve``) and their last heartbeat.
+workers = sa.Table(
+    "taskflow_workers",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime(), nullable=False),
+    sa.Column("trees", sa.Integer(), nullable=False),
 )

@@ -1,7 +1,8 @@
-"""The SQLAlchemy (async) repository: a SQLite file or PostgreSQL, chosen by URL.
+"""SQL storage (SQLAlchemy async): a SQLite file or PostgreSQL, chosen by URL.
 
-Reads go through SQLAlchemy Core; writes go through a `Writer` (see `taskflow.storage.writers`)
-with statements encoded once by `RowCodec`.
+Reads go through SQLAlchemy Core; the hot-path writes (new trees, tree batches) go through a
+`Writer` with statements and rows from `RowCodec`; the seams beside the tasks (leases, signals,
+workers) use SQLAlchemy Core (`taskflow.storage.sql_control`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,34 +19,49 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from taskflow.events import TaskEvent
-from taskflow.exceptions import ConfigurationError, StorageError
-from taskflow.models import Dependency, Task, TaskStatus
-from taskflow.storage.base import Change, TaskQuery, TaskRepository
+from taskflow.exceptions import (
+    ConfigurationError,
+    DefinitionError,
+    InvalidTransition,
+    LeaseLost,
+    StorageError,
+)
+from taskflow.models import AttemptRecord, Dependency, Task, TaskStatus, TaskTree
+from taskflow.storage.base import Storage
 from taskflow.storage.codec import RowCodec
 from taskflow.storage.migrate import current_revision, ensure_schema, upgrade
-from taskflow.storage.schema import tasks
-from taskflow.storage.sql_control import SqlEventLog, SqlLeaseStore, SqlSignalBox
+from taskflow.storage.records import TaskEdit, TaskQuery, TreeBatch, TreeQuery
+from taskflow.storage.schema import events, tasks, trees
+from taskflow.storage.sql_control import (
+    SqlEventLog,
+    SqlLeaseStore,
+    SqlSignalBox,
+    SqlWorkerRegistry,
+    row_to_tree,
+)
 from taskflow.storage.writers import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     EngineWriter,
+    IntegrityViolation,
     SqliteFileWriter,
-    Statement,
+    Step,
+    StepMismatch,
     Writer,
-    status_text,
 )
 
-_COLUMNS = [c.name for c in tasks.columns if not c.name.startswith("lease_")]
-_SELECTED = tuple(tasks.c[name] for name in _COLUMNS)
+_COLUMNS = [c.name for c in tasks.columns]
+_SUMMARY_SKIPPED = frozenset({"result", "inputs", "traceback"})
+_SUMMARY = [name for name in _COLUMNS if name not in _SUMMARY_SKIPPED]
 
 
-def _row_to_task(row: Sequence[Any]) -> Task:
-    values = dict(zip(_COLUMNS, row, strict=True))
+def _row_to_task(row: Any, columns: Sequence[str]) -> Task:
+    values = dict(zip(columns, row, strict=True))
     values["status"] = TaskStatus(values["status"])
     values["dependencies"] = tuple(
         Dependency(d["id"], d["required"]) for d in values["dependencies"]
     )
-    values["attempts"] = tuple(values["attempts"] or ())
+    values["attempts"] = tuple(AttemptRecord.from_dict(a) for a in values["attempts"] or ())
+    values.setdefault("inputs", {})
     return Task(**values)
 
 
@@ -66,11 +83,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:
+def create_engine(url: str, **options: Any) -> AsyncEngine:
+    """An async engine for ``url`` (SQLite configured for WAL), with clear driver errors."""
     if url.startswith("sqlite"):
         options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
     try:
-        return create_async_engine(url, **options)
+        engine = create_async_engine(url, **options)
     except ModuleNotFoundError as exc:
         hint = (
             "; install it with: pip install 'taskflow[postgres]'" if "asyncpg" in str(exc) else ""
@@ -80,6 +98,9 @@ def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:
         ) from exc
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
         raise ConfigurationError(f"invalid database URL {url!r}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
 
 
 @contextlib.asynccontextmanager
@@ -93,8 +114,40 @@ async def translate_errors(where: str) -> AsyncIterator[None]:
         raise StorageError(f"cannot reach the database {where}: {exc}") from exc
 
 
-class SqlRepository(TaskRepository):
-    """Tasks in a SQL database through SQLAlchemy's async engine.
+class SqlLeaseRenewer(SqlLeaseStore):
+    """A `SqlLeaseStore` with its own engine (no pool), for the lease keeper's thread."""
+
+    def __init__(self, url: str, dialect: str) -> None:
+        self._url = url
+        self._engine: AsyncEngine | None = None
+        super().__init__(self._connect, self._connect_write, dialect)
+
+    def _get_engine(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = create_engine(self._url, poolclass=sa.pool.NullPool)
+        return self._engine
+
+    @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        async with translate_errors(self._url), self._get_engine().connect() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _connect_write(self) -> AsyncIterator[AsyncConnection]:
+        async with translate_errors(self._url), self._get_engine().connect() as plain:
+            conn = await plain.execution_options(taskflow_write=True)
+            async with conn.begin():
+                yield conn
+
+    async def close(self) -> None:
+        """Dispose of the engine."""
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+
+class SqlStorage(Storage):
+    """Tasks and trees in a SQL database through SQLAlchemy's async engine.
 
     The schema is created at the latest revision on first use of an empty database; a database
     at an older revision must be upgraded first (`upgrade`, or ``taskflow db upgrade``).
@@ -102,13 +155,12 @@ class SqlRepository(TaskRepository):
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = url
-        self.engine = _create_engine(url, engine_options)
+        self.engine = create_engine(url, **engine_options)
         dialect = self.engine.dialect.name
-        self._codec = RowCodec(dialect, [c.name for c in tasks.columns])
+        self.codec = RowCodec(dialect)
+        self.where = self.engine.url.render_as_string(hide_password=True)
         database = self.engine.url.database
         self._writer: Writer
-        if dialect == "sqlite":
-            _configure_sqlite(self.engine)
         if dialect == "sqlite" and database and database != ":memory:" and "mode=memory" not in url:
             with contextlib.suppress(OSError):  # sqlite reports the failure clearly itself
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -119,14 +171,16 @@ class SqlRepository(TaskRepository):
         self._ready_lock: asyncio.Lock | None = None
         self.events = SqlEventLog(self._read)
         self.signals = SqlSignalBox(self._read, self._sa_write)
-        self.leases = SqlLeaseStore(self._read, self._sa_write)
-
-    @property
-    def _where(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        self.leases = SqlLeaseStore(self._read, self._sa_write, dialect)
+        self.workers = SqlWorkerRegistry(self._read, self._sa_write)
 
     def __repr__(self) -> str:
-        return f"SqlRepository({self._where!r})"
+        return f"SqlStorage({self.where!r})"
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.codec.dialect
 
     async def _ensure_schema(self) -> None:
         if self._ready:
@@ -135,58 +189,80 @@ class SqlRepository(TaskRepository):
             self._ready_lock = asyncio.Lock()
         async with self._ready_lock:
             if not self._ready:
-                async with translate_errors(self._where):
+                async with translate_errors(self.where):
                     await ensure_schema(self.engine)
                 self._ready = True
 
     async def upgrade(self, revision: str = "head") -> str | None:
         """Apply the schema migrations up to ``revision``; return the revision reached."""
-        async with translate_errors(self._where):
+        async with translate_errors(self.where):
             reached = await upgrade(self.engine, revision)
         self._ready = False
         return reached
 
     async def current_revision(self) -> str | None:
         """The schema revision the database is at (``None`` when empty)."""
-        async with translate_errors(self._where), self.engine.connect() as conn:
+        async with translate_errors(self.where), self.engine.connect() as conn:
             return await conn.run_sync(current_revision)
 
     @contextlib.asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
         await self._ensure_schema()
-        async with translate_errors(self._where), self.engine.connect() as conn:
+        async with translate_errors(self.where), self.engine.connect() as conn:
             yield conn
 
     @contextlib.asynccontextmanager
     async def _sa_write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction through SQLAlchemy (``BEGIN IMMEDIATE`` on SQLite)."""
         await self._ensure_schema()
-        async with translate_errors(self._where), self.engine.connect() as plain:
+        async with translate_errors(self.where), self.engine.connect() as plain:
             conn = await plain.execution_options(taskflow_write=True)
             async with conn.begin():
                 yield conn
 
-    async def _write(self, statements: Sequence[Statement]) -> list[str]:
+    async def _write(self, steps: Sequence[Step]) -> None:
         await self._ensure_schema()
-        async with translate_errors(self._where):
-            return await self._writer.write(statements)
+        async with translate_errors(self.where):
+            await self._writer.write(steps)
 
     async def close(self) -> None:
         """Close the writer and dispose of the connection pool."""
         await self._writer.close()
         await self.engine.dispose()
 
+    def lease_renewer(self) -> SqlLeaseRenewer:
+        """Leases on an engine of their own, created in the loop that first uses them."""
+        return SqlLeaseRenewer(self.url, self.dialect)
+
     # -- primitives ---------------------------------------------------------------------------
 
-    async def insert(self, new_tasks: Sequence[Task]) -> None:
-        """Insert all tasks in one transaction."""
+    async def insert(
+        self, new_tasks: Sequence[Task], tree: TaskTree | None = None, *, reopen: str | None = None
+    ) -> None:
+        """Insert the tree record and all tasks in one transaction."""
+        codec = self.codec
+        steps = []
+        if tree is not None:
+            steps.append(Step(codec.insert_tree_sql, codec.many([codec.tree_row(tree)]), many=True))
+        if reopen is not None:
+            steps.append(Step(codec.reopen_sql, (reopen,)))
         if new_tasks:
-            rows = [self._codec.insert_row(task) for task in new_tasks]
-            await self._write([Statement(self._codec.insert_sql, rows)])
+            try:
+                rows = [codec.task_row(task) for task in new_tasks]
+            except ValueError as exc:  # NaN or infinity in inputs
+                raise DefinitionError(f"a value cannot be stored as JSON: {exc}") from exc
+            steps.append(Step(codec.insert_task_sql, codec.many(rows), many=True))
+        if not steps:
+            return
+        try:
+            await self._write(steps)
+        except IntegrityViolation as exc:
+            raise DefinitionError(f"the database refused the new tasks: {exc}") from exc
 
     async def select(self, query: TaskQuery) -> list[Task]:
         """The matching tasks in tree order (trees newest first when listing across trees)."""
-        stmt = sa.select(*_SELECTED)
+        columns = _COLUMNS if query.with_results else _SUMMARY
+        stmt = sa.select(*(tasks.c[name] for name in columns))
         if query.ids is not None:
             stmt = stmt.where(tasks.c.id.in_(list(query.ids)))
         if query.tree_id is not None:
@@ -199,8 +275,8 @@ class SqlRepository(TaskRepository):
             stmt = stmt.where(tasks.c.status.in_([s.value for s in query.statuses]))
         if query.roots_only:
             stmt = stmt.where(tasks.c.parent_id.is_(None))
-        if query.cancel_requested:
-            stmt = stmt.where(tasks.c.cancel_requested.is_not(None))
+        if query.waiting:
+            stmt = stmt.where(tasks.c.waiting.is_not(None))
         if query.tree_id is None and query.parent_id is None:
             stmt = stmt.order_by(tasks.c.created_at.desc(), tasks.c.tree_id, tasks.c.position)
         else:
@@ -208,44 +284,109 @@ class SqlRepository(TaskRepository):
         stmt = stmt.limit(query.limit).offset(query.offset or None)
         async with self._read() as conn:
             result = await conn.execute(stmt)
-            return [_row_to_task(row) for row in result]
+            return [_row_to_task(row, columns) for row in result]
 
-    async def apply(self, changes: Sequence[Change], events: Sequence[TaskEvent] = ()) -> list[str]:
-        """One transaction: one ``UPDATE ... WHERE id = ? AND status = ?`` per shape of change,
-        and one ``INSERT`` of the events."""
-        if not changes and not events:
-            return []
-        groups: dict[tuple[bool, tuple[str, ...]], list[Change]] = {}
-        for change in changes:
-            groups.setdefault(
-                (change.expected is not None, tuple(sorted(change.values))), []
-            ).append(change)
-        codec = self._codec
-        statements = []
-        for (checked, fields), group in groups.items():
-            rows = [codec.update_row(fields, c.values, c.task_id, c.expected) for c in group]
-            targets = (
-                {c.task_id: status_text(c.values.get("status", c.expected)) for c in group}
-                if checked
-                else None
+    async def select_trees(self, query: TreeQuery) -> list[TaskTree]:
+        """Tree records, newest first."""
+        stmt = sa.select(trees)
+        if query.ids is not None:
+            stmt = stmt.where(trees.c.id.in_(list(query.ids)))
+        if query.user_id is not None:
+            stmt = stmt.where(trees.c.user_id == query.user_id)
+        if query.statuses is not None:
+            stmt = stmt.where(trees.c.status.in_([s.value for s in query.statuses]))
+        if query.name is not None:
+            stmt = stmt.where(trees.c.name.contains(query.name, autoescape=True))
+        if query.since is not None:
+            stmt = stmt.where(trees.c.created_at >= query.since)
+        if query.before is not None:
+            created, tree_id = query.before
+            stmt = stmt.where(
+                sa.or_(
+                    trees.c.created_at < created,
+                    sa.and_(trees.c.created_at == created, trees.c.id < tree_id),
+                )
             )
-            statements.append(Statement(codec.update_sql(fields, checked), rows, targets=targets))
-        if events:
-            codec_rows = [codec.event_row(event) for event in events]
-            statements.append(Statement(codec.event_sql, codec_rows))
-        return await self._write(statements)
+        stmt = stmt.order_by(trees.c.created_at.desc(), trees.c.id.desc()).limit(query.limit)
+        async with self._read() as conn:
+            return [row_to_tree(row) for row in await conn.execute(stmt)]
+
+    def _batch_steps(self, batch: TreeBatch) -> list[Step]:
+        codec = self.codec
+        steps = [Step(codec.fence_sql, codec.fence_row(batch), expect=1)]
+        if batch.tasks:
+            rows = [codec.state_row(state) for state in batch.tasks]
+            steps.append(
+                Step(codec.update_state_sql, codec.many(rows), many=True, expect=len(rows))
+            )
+        if batch.events:
+            rows = [codec.event_row(event) for event in batch.events]
+            steps.append(Step(codec.insert_event_sql, codec.many(rows), many=True))
+        now = codec.time(batch.tree.updated_at)
+        for use in batch.signals:  # rare: a few per batch at most
+            steps.append(Step(codec.use_signal_sql, (now, use.attempt, use.signal_id)))
+        for task_id, attempt in batch.released_attempts:
+            steps.append(Step(codec.release_signals_sql, (task_id, attempt)))
+        return steps
+
+    async def commit(self, batch: TreeBatch) -> None:
+        """One transaction: the lease fence first, then states, events and signal uses."""
+        try:
+            await self._write(self._batch_steps(batch))
+        except StepMismatch as exc:
+            if exc.index == 0:
+                holder = await self._holder(batch.tree_id)
+                raise LeaseLost(batch.tree_id, holder) from None
+            raise await self._conflict(batch) from None
+        except IntegrityViolation as exc:
+            raise StorageError(f"tree {batch.tree_id}: {exc}") from exc
+
+    async def _holder(self, tree_id: str) -> str | None:
+        async with self._read() as conn:
+            return (
+                await conn.execute(sa.select(trees.c.lease_owner).where(trees.c.id == tree_id))
+            ).scalar()
+
+    async def _conflict(self, batch: TreeBatch) -> InvalidTransition:
+        expected = {state.id: state for state in batch.tasks}
+        found = await self.select(TaskQuery(ids=list(expected), with_results=False))
+        for task in found:
+            state = expected[task.id]
+            if task.status is not state.expected:
+                return InvalidTransition(
+                    task.id, task.status.value, state.status.value, "changed outside its manager"
+                )
+        missing = sorted(set(expected) - {task.id for task in found})
+        return InvalidTransition(missing[0] if missing else batch.tree_id, None, "?", "missing")
+
+    async def edit(self, task_id: str, expected: TaskStatus, edit: TaskEdit, now: datetime) -> bool:
+        """One compare-and-set ``UPDATE`` through SQLAlchemy."""
+        values = edit.values()
+        if "dependencies" in values:
+            values["dependencies"] = [d.to_dict() for d in values["dependencies"]]
+        stmt = (
+            tasks.update()
+            .where(tasks.c.id == task_id, tasks.c.status == expected.value)
+            .values(**values, updated_at=now)
+        )
+        async with self._sa_write() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
 
     async def delete(self, task_ids: Collection[str]) -> int:
-        """Delete by id."""
+        """Delete by id; a root takes its tree record and events with it."""
         ids = list(task_ids)
-        existing = await self.select(TaskQuery(ids=ids))
-        if existing:
-            mark = "?" if self._codec.dialect == "sqlite" else "$1"
-            await self._write(
-                [
-                    Statement(
-                        f"DELETE FROM taskflow_tasks WHERE id = {mark}", [(t.id,) for t in existing]
+        async with self._sa_write() as conn:
+            roots = list(
+                (
+                    await conn.execute(
+                        sa.select(tasks.c.id).where(
+                            tasks.c.id.in_(ids), tasks.c.parent_id.is_(None)
+                        )
                     )
-                ]
+                ).scalars()
             )
-        return len(existing)
+            count = (await conn.execute(tasks.delete().where(tasks.c.id.in_(ids)))).rowcount
+            if roots:
+                await conn.execute(events.delete().where(events.c.tree_id.in_(roots)))
+                await conn.execute(trees.delete().where(trees.c.id.in_(roots)))
+            return int(count)

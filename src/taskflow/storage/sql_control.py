@@ -1,4 +1,4 @@
-"""SQL event log, signals and leases for `SqlRepository` (SQLAlchemy Core, off the hot path)."""
+"""SQL event log, signals, leases and workers for `SqlStorage` (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,31 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from taskflow.events import EventType, TaskEvent
-from taskflow.models import TERMINAL_STATUSES, utcnow
-from taskflow.storage.control import EventLog, LeaseStore, Signal, SignalBox, TreeLease
-from taskflow.storage.schema import events, signals, tasks
+from taskflow.models import FINISHED_TREE_STATUSES, Lease, TaskTree, TreeStatus, utcnow
+from taskflow.storage.control import EventLog, LeaseStore, SignalBox, WorkerRegistry
+from taskflow.storage.records import Signal, WorkerInfo
+from taskflow.storage.schema import events, signals, trees, workers
 
 Connect = Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]]
-_UNFINISHED = sa.not_(tasks.c.status.in_([s.value for s in TERMINAL_STATUSES]))
+_UNFINISHED = trees.c.status.not_in([s.value for s in FINISHED_TREE_STATUSES])
+_CLAIMABLE = trees.c.status.in_([TreeStatus.QUEUED.value, TreeStatus.IN_PROGRESS.value])
+
+
+def row_to_tree(row: Any) -> TaskTree:
+    """A tree record from a ``taskflow_trees`` row."""
+    return TaskTree(
+        id=row.id,
+        name=row.name,
+        user_id=row.user_id,
+        status=TreeStatus(row.status),
+        concurrency=row.concurrency,
+        deadline_at=row.deadline_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        lease=Lease(row.lease_owner, row.lease_expires_at, row.lease_token),
+    )
 
 
 class SqlEventLog(EventLog):
@@ -47,110 +66,199 @@ class SqlEventLog(EventLog):
 
 
 class SqlSignalBox(SignalBox):
-    """Rows of ``taskflow_signals``; taking one is a compare-and-set on ``consumed_at``."""
+    """Rows of ``taskflow_signals``."""
 
     def __init__(self, read: Connect, write: Connect) -> None:
         self._read = read
         self._write = write
 
-    async def put(self, task_id: str, key: str, data: Any) -> None:
-        """Insert the signal."""
-        async with self._write() as conn:
-            await conn.execute(
-                signals.insert().values(task_id=task_id, key=key, data=data, created_at=utcnow())
-            )
-
-    async def take(self, task_id: str, key: str) -> Signal | None:
-        """Consume the oldest unconsumed signal for the pair."""
-        async with self._write() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(signals.c.id, signals.c.data)
-                    .where(signals.c.task_id == task_id, signals.c.key == key)
-                    .where(signals.c.consumed_at.is_(None))
-                    .order_by(signals.c.id)
-                    .limit(1)
-                )
-            ).first()
-            if row is None:
-                return None
-            await conn.execute(
-                signals.update().where(signals.c.id == row.id).values(consumed_at=utcnow())
-            )
-            return Signal(task_id, key, row.data)
-
-    async def waiting(self, task_ids: Collection[str]) -> set[tuple[str, str]]:
-        """Pairs with an unconsumed signal."""
-        if not task_ids:
-            return set()
-        stmt = sa.select(signals.c.task_id, signals.c.key).where(
-            signals.c.task_id.in_(list(task_ids)), signals.c.consumed_at.is_(None)
+    async def put(self, tree_id: str, task_id: str, kind: str, key: str, data: Any) -> int:
+        """Insert the request."""
+        stmt = signals.insert().values(
+            tree_id=tree_id, task_id=task_id, kind=kind, key=key, data=data, created_at=utcnow()
         )
+        async with self._write() as conn:
+            result = await conn.execute(stmt.returning(signals.c.id))
+            return int(result.scalar_one())
+
+    async def pending(
+        self, tree_ids: Collection[str], *, task_id: str | None = None, key: str | None = None
+    ) -> list[Signal]:
+        """Unconsumed requests, oldest first."""
+        if not tree_ids:
+            return []
+        stmt = sa.select(signals).where(
+            signals.c.tree_id.in_(list(tree_ids)), signals.c.consumed_at.is_(None)
+        )
+        if task_id is not None:
+            stmt = stmt.where(signals.c.task_id == task_id)
+        if key is not None:
+            stmt = stmt.where(signals.c.key == key)
         async with self._read() as conn:
-            return {(r.task_id, r.key) for r in await conn.execute(stmt)}
+            rows = await conn.execute(stmt.order_by(signals.c.id))
+            return [Signal(r.id, r.tree_id, r.task_id, r.kind, r.key, r.data) for r in rows]
+
+    async def consume(self, signal_ids: Collection[int]) -> None:
+        """Mark requests consumed."""
+        if signal_ids:
+            stmt = (
+                signals.update()
+                .where(signals.c.id.in_(list(signal_ids)))
+                .values(consumed_at=utcnow())
+            )
+            async with self._write() as conn:
+                await conn.execute(stmt)
+
+
+def _free(owner: str, now: datetime, dead: Collection[str]) -> sa.ColumnElement[bool]:
+    conditions = [
+        trees.c.lease_owner.is_(None),
+        trees.c.lease_owner == owner,
+        trees.c.lease_expires_at < now,
+    ]
+    if dead:
+        conditions.append(trees.c.lease_owner.in_(list(dead)))
+    return sa.or_(*conditions)
+
+
+def _new_token(owner: str) -> sa.ColumnElement[Any]:
+    return sa.case(
+        (trees.c.lease_owner == owner, trees.c.lease_token), else_=trees.c.lease_token + 1
+    )
 
 
 class SqlLeaseStore(LeaseStore):
-    """Leases in the ``lease_owner``/``lease_expires_at`` columns of the tasks."""
+    """Leases in the lease columns of ``taskflow_trees``; every claim is one ``UPDATE``."""
+
+    def __init__(self, read: Connect, write: Connect, dialect: str) -> None:
+        self._read = read
+        self._write = write
+        self._skip_locked = dialect == "postgresql"
+
+    async def acquire(
+        self,
+        tree_id: str,
+        owner: str,
+        now: datetime,
+        expires_at: datetime,
+        *,
+        dead_owners: Collection[str] = (),
+    ) -> Lease | None:
+        """Compare-and-set on the tree's lease (``None``: no such tree)."""
+        stmt = (
+            trees.update()
+            .where(trees.c.id == tree_id, _free(owner, now, dead_owners))
+            .values(lease_owner=owner, lease_expires_at=expires_at, lease_token=_new_token(owner))
+            .returning(trees.c.lease_owner, trees.c.lease_expires_at, trees.c.lease_token)
+        )
+        held = sa.select(trees.c.lease_owner, trees.c.lease_expires_at, trees.c.lease_token).where(
+            trees.c.id == tree_id
+        )
+        async with self._write() as conn:
+            row = (await conn.execute(stmt)).first() or (await conn.execute(held)).first()
+        return Lease(row[0], row[1], row[2]) if row is not None else None
+
+    async def claim(
+        self,
+        owner: str,
+        now: datetime,
+        expires_at: datetime,
+        *,
+        limit: int,
+        dead_owners: Collection[str] = (),
+    ) -> list[tuple[str, int]]:
+        """``UPDATE … WHERE id IN (SELECT … LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING``."""
+        if limit <= 0:
+            return []
+        candidates = (
+            sa.select(trees.c.id)
+            .where(_CLAIMABLE, trees.c.lease_owner.is_distinct_from(owner))
+            .where(_free(owner, now, dead_owners))
+            .order_by(trees.c.created_at, trees.c.id)
+            .limit(limit)
+        )
+        if self._skip_locked:
+            candidates = candidates.with_for_update(skip_locked=True)
+        stmt = (
+            trees.update()
+            .where(trees.c.id.in_(candidates.scalar_subquery()), _free(owner, now, dead_owners))
+            .values(lease_owner=owner, lease_expires_at=expires_at, lease_token=_new_token(owner))
+            .returning(trees.c.id, trees.c.lease_token)
+        )
+        async with self._write() as conn:
+            return [(row[0], row[1]) for row in await conn.execute(stmt)]
+
+    async def renew(self, owner: str, tokens: dict[str, int], expires_at: datetime) -> set[str]:
+        """Extend our leases (one ``UPDATE`` per tree, one transaction)."""
+        lost = set()
+        async with self._write() as conn:
+            for tree_id, token in tokens.items():
+                result = await conn.execute(
+                    trees.update()
+                    .where(
+                        trees.c.id == tree_id,
+                        trees.c.lease_owner == owner,
+                        trees.c.lease_token == token,
+                    )
+                    .values(lease_expires_at=expires_at)
+                )
+                if not result.rowcount:
+                    lost.add(tree_id)
+        return lost
+
+    async def release(self, tree_id: str, owner: str, token: int, now: datetime) -> None:
+        """Drop our lease."""
+        stmt = (
+            trees.update()
+            .where(trees.c.id == tree_id, trees.c.lease_owner == owner)
+            .where(trees.c.lease_token == token)
+            .values(lease_owner=None, lease_expires_at=None, updated_at=now)
+        )
+        async with self._write() as conn:
+            await conn.execute(stmt)
+
+    async def held(self, now: datetime) -> list[TaskTree]:
+        """Unfinished trees with a running lease."""
+        stmt = sa.select(trees).where(
+            _UNFINISHED, trees.c.lease_owner.is_not(None), trees.c.lease_expires_at >= now
+        )
+        async with self._read() as conn:
+            return [row_to_tree(row) for row in await conn.execute(stmt)]
+
+
+class SqlWorkerRegistry(WorkerRegistry):
+    """Rows of ``taskflow_workers``."""
 
     def __init__(self, read: Connect, write: Connect) -> None:
         self._read = read
         self._write = write
 
-    async def acquire(
-        self, tree_id: str, owner: str, now: datetime, expires_at: datetime
-    ) -> TreeLease:
-        """Compare-and-set on the root's lease."""
-        free = sa.or_(
-            tasks.c.lease_owner.is_(None),
-            tasks.c.lease_owner == owner,
-            tasks.c.lease_expires_at < now,
-        )
-        held = sa.select(tasks.c.lease_owner, tasks.c.lease_expires_at).where(tasks.c.id == tree_id)
+    async def beat(self, worker: WorkerInfo) -> None:
+        """Update the row, or insert it."""
+        values = {
+            "host": worker.host,
+            "pid": worker.pid,
+            "started_at": worker.started_at,
+            "heartbeat_at": worker.heartbeat_at,
+            "trees": worker.trees,
+        }
         async with self._write() as conn:
-            before = (await conn.execute(held)).first()
-            await conn.execute(
-                tasks.update()
-                .where(tasks.c.id == tree_id, free)
-                .values(lease_owner=owner, lease_expires_at=expires_at)
+            updated = await conn.execute(
+                workers.update().where(workers.c.id == worker.id).values(**values)
             )
-            after = (await conn.execute(held)).first()
-        if after is None:
-            return TreeLease(tree_id, None, None)
-        previous = before.lease_owner if before is not None else None
-        return TreeLease(tree_id, after.lease_owner, after.lease_expires_at, previous)
+            if not updated.rowcount:
+                await conn.execute(workers.insert().values(id=worker.id, **values))
 
-    async def renew(self, tree_id: str, owner: str, expires_at: datetime) -> int:
-        """Extend every lease we hold in the tree."""
-        async with self._write() as conn:
-            result = await conn.execute(
-                tasks.update()
-                .where(tasks.c.tree_id == tree_id, tasks.c.lease_owner == owner)
-                .values(lease_expires_at=expires_at)
-            )
-            return int(result.rowcount)
-
-    async def release(
-        self, tree_id: str, owner: str, now: datetime, *, resumable: bool = True
-    ) -> None:
-        """Expire our leases now (anyone may resume the tree), or drop them."""
-        values: dict[str, Any] = {"lease_expires_at": now}
-        if not resumable:
-            values["lease_owner"] = None
-        async with self._write() as conn:
-            await conn.execute(
-                tasks.update()
-                .where(tasks.c.tree_id == tree_id, tasks.c.lease_owner == owner)
-                .values(**values)
-            )
-
-    async def expired(self, now: datetime) -> list[str]:
-        """Unfinished roots whose lease ran out."""
-        stmt = sa.select(tasks.c.id).where(
-            tasks.c.parent_id.is_(None),
-            tasks.c.lease_owner.is_not(None),
-            tasks.c.lease_expires_at < now,
-            _UNFINISHED,
-        )
+    async def alive(self, since: datetime) -> list[WorkerInfo]:
+        """Workers seen since ``since``."""
+        stmt = sa.select(workers).where(workers.c.heartbeat_at >= since)
         async with self._read() as conn:
-            return list((await conn.execute(stmt)).scalars())
+            return [
+                WorkerInfo(r.id, r.host, r.pid, r.started_at, r.heartbeat_at, r.trees)
+                for r in await conn.execute(stmt)
+            ]
+
+    async def remove(self, worker_id: str) -> None:
+        """Delete the row."""
+        async with self._write() as conn:
+            await conn.execute(workers.delete().where(workers.c.id == worker_id))

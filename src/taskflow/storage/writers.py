@@ -1,13 +1,16 @@
-"""How the SQL repository writes: one transaction per call, encoded by `RowCodec`.
+"""How the SQL storage writes on its hot path: a list of steps, one transaction, all or none.
 
 Two writers share one contract (`Writer`):
 
 * `SqliteFileWriter` — a SQLite file: a dedicated thread owns a stdlib ``sqlite3`` connection
   and runs each whole transaction (``BEGIN IMMEDIATE`` … ``COMMIT``) in one hop, instead of
-  one thread hop per statement. This is what makes a dependency hop cost well under a
-  millisecond.
-* `EngineWriter` — any other database (PostgreSQL through asyncpg, in-memory SQLite): the
-  same statements through SQLAlchemy's async connection, at the driver level.
+  one thread hop per statement.
+* `EngineWriter` — any other database (PostgreSQL through asyncpg): the same steps through
+  SQLAlchemy's async connection, at the driver level.
+
+A step may say how many rows it must change (``expect``); when it changes another number, the
+transaction is rolled back and `StepMismatch` names the step — that is how the lease fence and
+the compare-and-set of task states refuse a write as a whole.
 """
 
 from __future__ import annotations
@@ -17,46 +20,56 @@ import asyncio
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskflow.exceptions import DefinitionError, StorageError
-from taskflow.models import TaskStatus
+from taskflow.exceptions import StorageError
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 
-class Statement:
-    """One ``executemany``: SQL, its rows, and the ids/status each row aims for (for CAS)."""
+class Step:
+    """One statement of a transaction: ``execute`` (``rows`` is one parameter tuple) or
+    ``executemany`` (``many``: a list of tuples), and the row count it must reach."""
 
-    __slots__ = ("checked", "rows", "sql", "targets")
+    __slots__ = ("expect", "many", "rows", "sql")
 
     def __init__(
-        self, sql: str, rows: list[tuple[Any, ...]], *, targets: dict[str, str] | None = None
+        self, sql: str, rows: Any, *, many: bool = False, expect: int | None = None
     ) -> None:
         self.sql = sql
         self.rows = rows
-        self.targets = targets  # task id -> the status it must have afterwards; None: unchecked
-        self.checked = targets is not None
+        self.many = many
+        self.expect = expect
 
 
-def _conflict_sql(dialect: str, count: int) -> str:
-    marks = ", ".join("?" if dialect == "sqlite" else f"${i + 1}" for i in range(count))
-    return f"SELECT id, status FROM taskflow_tasks WHERE id IN ({marks})"
+class StepMismatch(Exception):
+    """A step changed ``rowcount`` rows instead of the number it expected (rolled back)."""
+
+    def __init__(self, index: int, rowcount: int) -> None:
+        super().__init__(f"step {index} changed {rowcount} rows")
+        self.index = index
+        self.rowcount = rowcount
 
 
-def _conflicts(found: dict[str, str], targets: dict[str, str]) -> list[str]:
-    return [task_id for task_id, status in targets.items() if found.get(task_id) != status]
+class IntegrityViolation(StorageError):
+    """The database refused a write for a constraint (a duplicate id or key, a bad value)."""
 
 
 class Writer(abc.ABC):
-    """Runs a list of statements as one transaction; returns the ids whose CAS failed."""
+    """Runs a list of steps as one transaction."""
 
     @abc.abstractmethod
-    async def write(self, statements: Sequence[Statement]) -> list[str]:
-        """Execute all statements in one transaction, or none on error."""
+    async def write(self, steps: Sequence[Step]) -> None:
+        """Execute every step in one transaction, or none of them.
+
+        Raises:
+            StepMismatch: a step's row count was not the one it expected.
+            IntegrityViolation: a constraint refused the write.
+            StorageError: the database failed.
+        """
 
     @abc.abstractmethod
     async def close(self) -> None:
@@ -68,10 +81,12 @@ class SqliteFileWriter(Writer):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._thread = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="taskflow-sqlite-writer"
-        )
+        self._thread = self._new_thread()
         self._conn: sqlite3.Connection | None = None
+
+    @staticmethod
+    def _new_thread() -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="taskflow-sqlite-writer")
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -86,30 +101,27 @@ class SqliteFileWriter(Writer):
             self._conn = conn
         return self._conn
 
-    def _transaction(self, statements: Sequence[Statement]) -> list[str]:
+    def _transaction(self, steps: Sequence[Step]) -> None:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conflicts: list[str] = []
-            for statement in statements:
-                cursor = conn.executemany(statement.sql, statement.rows)
-                if statement.targets is not None and cursor.rowcount != len(statement.rows):
-                    ids = list(statement.targets)
-                    found = dict(conn.execute(_conflict_sql("sqlite", len(ids)), ids).fetchall())
-                    conflicts.extend(_conflicts(found, statement.targets))
+            for index, step in enumerate(steps):
+                run = conn.executemany if step.many else conn.execute
+                cursor = run(step.sql, step.rows)
+                if step.expect is not None and cursor.rowcount != step.expect:
+                    raise StepMismatch(index, cursor.rowcount)
             conn.execute("COMMIT")
-            return conflicts
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
-    async def write(self, statements: Sequence[Statement]) -> list[str]:
+    async def write(self, steps: Sequence[Step]) -> None:
         """Run the transaction on the writer thread (one hop)."""
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._thread, self._transaction, statements)
+            await loop.run_in_executor(self._thread, self._transaction, steps)
         except sqlite3.IntegrityError as exc:
-            raise DefinitionError(f"the database refused the write: {exc}") from exc
+            raise IntegrityViolation(f"SQLite refused the write on {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise StorageError(f"SQLite error on {self.path}: {exc}") from exc
 
@@ -122,9 +134,7 @@ class SqliteFileWriter(Writer):
         """Close the connection on its own thread, then stop the thread."""
         await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
         self._thread.shutdown(wait=True)
-        self._thread = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="taskflow-sqlite-writer"
-        )
+        self._thread = self._new_thread()
 
 
 class EngineWriter(Writer):
@@ -132,50 +142,21 @@ class EngineWriter(Writer):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.dialect = engine.dialect.name
-        self._sane_rowcount = bool(engine.dialect.supports_sane_multi_rowcount)
 
-    async def write(self, statements: Sequence[Statement]) -> list[str]:
-        """One transaction on a pooled connection.
-
-        A single-row statement runs as ``execute``, whose row count the driver reports; the
-        rows of ``executemany`` statements whose count is unknown (asyncpg) are verified with
-        one ``SELECT`` for the whole transaction.
-        """
+    async def write(self, steps: Sequence[Step]) -> None:
+        """One transaction on a pooled connection."""
         try:
             async with self.engine.connect() as plain:
                 conn = await plain.execution_options(taskflow_write=True)
                 async with conn.begin():
-                    unverified: dict[str, str] = {}
-                    conflicts: list[str] = []
-                    for statement in statements:
-                        single = len(statement.rows) == 1
-                        params = statement.rows[0] if single else statement.rows
-                        result = await conn.exec_driver_sql(statement.sql, params)
-                        if statement.targets is None:
-                            continue
-                        counted = single or self._sane_rowcount
-                        if counted and result.rowcount == len(statement.rows):
-                            continue
-                        unverified.update(statement.targets)
-                    if unverified:
-                        conflicts = await self._conflicts(conn, unverified)
-                    return conflicts
+                    for index, step in enumerate(steps):
+                        result = await conn.exec_driver_sql(step.sql, step.rows)
+                        if step.expect is not None and result.rowcount != step.expect:
+                            raise StepMismatch(index, result.rowcount)
         except sa.exc.IntegrityError as exc:
-            raise DefinitionError(f"the database refused the write: {exc.orig}") from exc
+            raise IntegrityViolation(f"the database refused the write: {exc.orig}") from exc
         except sa.exc.DBAPIError as exc:
             raise StorageError(f"database error: {exc.orig}") from exc
 
-    async def _conflicts(self, conn: Any, targets: dict[str, str]) -> list[str]:
-        ids = list(targets)
-        rows = await conn.exec_driver_sql(_conflict_sql(self.dialect, len(ids)), tuple(ids))
-        found = {str(task_id): str(status) for task_id, status in cast(Any, rows)}
-        return _conflicts(found, targets)
-
     async def close(self) -> None:
-        """The engine is closed by the repository."""
-
-
-def status_text(status: TaskStatus | str) -> str:
-    """A status as stored."""
-    return status.value if isinstance(status, TaskStatus) else str(status)
+        """The engine is closed by the storage."""

@@ -25,6 +25,7 @@ from typing import Any
 import aiosqlite
 
 from taskflow import (
+    DefinitionError,
     ExecutableTask,
     ExecutorInfo,
     Task,
@@ -112,7 +113,7 @@ async def stored(repository: TaskRepository, *task_ids: str) -> list[dict[str, A
         if task_ids:
             tasks = [await repository.require_task(task_id) for task_id in task_ids]
         else:
-            tasks = await repository.list_tasks()
+            tasks = await repository.list_tasks(with_results=True)
         return [summary(task) for task in tasks]
     finally:
         await repository.close()
@@ -150,15 +151,33 @@ async def _run(
         info = registry.register(executor, override=True)
     manager = TaskManager(create_session(database_url()))
     try:
-        ids = [await _run_one(manager, info.id, item) for item in inputs]
+        runs = [await _run_one(manager, info.id, item) for item in inputs]
     finally:
         await manager.close()
-    return {"executor": describe(info), "tasks": await load(*ids)}
+    ran = iter(await load(*(run for run in runs if isinstance(run, str))))
+    return {
+        "executor": describe(info),
+        "tasks": [next(ran) if isinstance(run, str) else run for run in runs],
+    }
 
 
-async def _run_one(manager: TaskManager, executor_id: str, inputs: Mapping[str, Any]) -> str:
+async def _run_one(
+    manager: TaskManager, executor_id: str, inputs: Mapping[str, Any]
+) -> str | dict[str, Any]:
+    """Run one task; its id, or (refused before anything ran) what the refusal says."""
     repository = manager.task_repository
-    task = await repository.create_task(name=executor_id, user_id="guide", inputs=inputs)
+    try:
+        task = await repository.create_task(
+            name=executor_id, user_id="guide", inputs=inputs, key="guide"
+        )
+    except DefinitionError as exc:
+        error = str(exc).removeprefix("task 'guide': ")
+        return {
+            "status": "refused",
+            "result": None,
+            "error": error,
+            "error_type": "DefinitionError",
+        }
     await manager.distribute_task_tree(TaskTreeNode(task))
     return task.id
 

@@ -1,4 +1,4 @@
-"""The composition root: settings from the environment, and the one place storage is chosen."""
+"""Which storage a database URL means: a SQLite file by default, PostgreSQL, or memory."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 from taskflow.exceptions import ConfigurationError
-from taskflow.storage import MemoryRepository, TaskRepository
+from taskflow.executors import ExecutorRegistry
+from taskflow.repository import MemoryRepository, TaskRepository
+from taskflow.storage import Storage
 
 DATABASE_URL_VARIABLE = "TASKFLOW_DATABASE_URL"
 HOME_VARIABLE = "TASKFLOW_HOME"
@@ -42,20 +44,32 @@ def normalise_url(url: str) -> str:
     return f"{_DRIVERS.get(scheme, scheme)}://{rest}"
 
 
-def create_session(url: str | None = None) -> TaskRepository:
+def create_storage(url: str | None = None) -> Storage:
+    """The storage for a database URL (see `create_session`)."""
+    url = url or default_database_url()
+    if url == MEMORY_URL:
+        from taskflow.storage import MemoryStorage
+
+        return MemoryStorage()
+    from taskflow.storage.sql import SqlStorage
+
+    return SqlStorage(normalise_url(url))
+
+
+def create_session(
+    url: str | None = None, *, registry: ExecutorRegistry | None = None
+) -> TaskRepository:
     """The task repository for a database URL.
 
     Args:
         url: ``None`` for the embedded default (a SQLite file, see `default_database_url`),
             ``"sqlite:///path.db"``, ``"postgresql://user@host/db"`` (needs the ``postgres``
             extra), or ``"memory://"`` for a repository that lives only in this process.
+        registry: Where ``create_task`` looks executors up (default: the process-wide one).
 
     The database schema is created on first use. Nothing connects until then, so this
     function is synchronous, as in ``db = create_session()``.
     """
-    url = url or default_database_url()
     if url == MEMORY_URL:
-        return MemoryRepository()
-    from taskflow.storage.sql import SqlRepository
-
-    return SqlRepository(normalise_url(url))
+        return MemoryRepository(registry=registry)
+    return TaskRepository(create_storage(url), registry=registry)

@@ -1,4 +1,7 @@
-"""Concurrency slots shared by every tree one manager runs: a global cap and per-executor caps."""
+"""Concurrency slots shared by every tree one manager runs: a global cap and per-executor caps.
+
+A running attempt holds one slot; a parked one (waiting in ``context.wait``) and a retry that
+is not due yet hold none."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from taskflow.executors import ExecutorRegistry
 Watcher = Callable[[str], None]
 
 
-class Capacity:
+class Slots:
     """Counts running tasks per manager and per executor, and tells tree runs when a slot frees."""
 
     def __init__(self, settings: EngineSettings, registry: ExecutorRegistry) -> None:

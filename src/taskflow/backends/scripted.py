@@ -1,0 +1,157 @@
+"""`ScriptedBackend`: the in-memory sibling of the real backends, for testing the engine.
+
+Nothing runs: each attempt ends the way a script says — at once with an outcome, after a
+wait for a signal, or when the test says so — so that the engine's decisions (readiness,
+retries, cancellation, waits, slots, recovery) are tested without executors, databases or time.
+
+    backend = ScriptedBackend({"flaky": [Outcome(FAILED, error="boom"), DONE], "slow": HOLD})
+    ...
+    backend.finish("slow", Outcome(TaskStatus.COMPLETED, result={"n": 1}))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from taskflow.backends.base import FORCED_STOP, Attempt, ExecutionBackend, Reports
+from taskflow.executors import Outcome
+from taskflow.models import ErrorType, TaskStatus
+
+#: An attempt that completes with an empty result.
+DONE = Outcome(TaskStatus.COMPLETED, result={})
+
+
+class _Hold:
+    def __repr__(self) -> str:
+        return "HOLD"
+
+
+#: An attempt that keeps running until the test calls `ScriptedBackend.finish` (or cancels it).
+HOLD = _Hold()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WaitFor:
+    """An attempt that waits for the signal ``key``, then completes with ``{"data": data}``."""
+
+    key: str
+    timeout: float | None = None
+
+
+Step = Outcome | _Hold | WaitFor
+Script = Step | Sequence[Step] | Callable[[Attempt], Step]
+
+
+class ScriptedBackend(ExecutionBackend):
+    """Ends attempts as scripted, by task key.
+
+    Args:
+        script: Per task key: a step, a list of steps (one per attempt number; the last one
+            repeats), or a function of the `Attempt` returning a step.
+        default: The step of tasks the script does not name.
+        ignore_cancel: Keys of tasks that ignore cancellation until forced (``grace=0``).
+
+    Attributes:
+        submitted: Every attempt handed over, in order.
+        cancelled: Dispatch id → the reason of each cancel request.
+        signalled: ``(dispatch_id, key, data)`` of every signal handed over.
+    """
+
+    def __init__(
+        self,
+        script: Mapping[str, Script] | None = None,
+        *,
+        default: Step = DONE,
+        ignore_cancel: Sequence[str] = (),
+    ) -> None:
+        self.script = dict(script or {})
+        self.default = default
+        self.ignore_cancel = set(ignore_cancel)
+        self.submitted: list[Attempt] = []
+        self.cancelled: dict[str, str] = {}
+        self.signalled: list[tuple[str, str, Any]] = []
+        self._running: dict[str, tuple[Attempt, Reports]] = {}
+
+    def _step(self, attempt: Attempt) -> Step:
+        entry = self.script.get(attempt.key, self.default)
+        if callable(entry) and not isinstance(entry, Outcome | _Hold | WaitFor):
+            return entry(attempt)
+        if isinstance(entry, Sequence):
+            return entry[min(attempt.attempt, len(entry)) - 1]
+        return entry
+
+    def submit(self, attempt: Attempt, reports: Reports) -> None:
+        """Record the attempt; end it as scripted."""
+        self.submitted.append(attempt)
+        self._running[attempt.dispatch_id] = (attempt, reports)
+        step = self._step(attempt)
+        loop = asyncio.get_running_loop()
+        if isinstance(step, Outcome):
+            loop.call_soon(self._end, attempt.dispatch_id, step)
+        elif isinstance(step, WaitFor):
+            loop.call_soon(reports.waiting, attempt.dispatch_id, step.key, step.timeout)
+
+    def _end(self, dispatch_id: str, outcome: Outcome) -> None:
+        entry = self._running.pop(dispatch_id, None)
+        if entry is not None:
+            entry[1].finished(dispatch_id, outcome)
+
+    def running(self, key: str) -> Attempt | None:
+        """The attempt of task ``key`` in flight, if any."""
+        return next((a for a, _ in self._running.values() if a.key == key), None)
+
+    def _require(self, key: str) -> tuple[Attempt, Reports]:
+        for attempt, reports in self._running.values():
+            if attempt.key == key:
+                return attempt, reports
+        raise LookupError(f"no attempt of task {key!r} is running")
+
+    def finish(self, key: str, outcome: Outcome = DONE) -> None:
+        """End the running attempt of task ``key``."""
+        attempt, _ = self._require(key)
+        self._end(attempt.dispatch_id, outcome)
+
+    def progress(self, key: str, fraction: float, message: str | None = None) -> None:
+        """Report progress for the running attempt of task ``key``."""
+        attempt, reports = self._require(key)
+        reports.progress(attempt.dispatch_id, fraction, message)
+
+    def log(self, key: str, message: str, **fields: Any) -> None:
+        """Log a line for the running attempt of task ``key``."""
+        attempt, reports = self._require(key)
+        reports.log(attempt.dispatch_id, message, fields)
+
+    def cancel(self, dispatch_id: str, reason: str, *, grace: float | None = None) -> None:
+        """Record the request; end the attempt cancelled (unless it ignores cancels)."""
+        entry = self._running.get(dispatch_id)
+        if entry is None:
+            return
+        self.cancelled[dispatch_id] = reason
+        forced = grace == 0
+        if entry[0].key in self.ignore_cancel and not forced:
+            return
+        error = FORCED_STOP if forced else reason
+        outcome = Outcome(TaskStatus.CANCELLED, error=error, error_type=ErrorType.CANCELLED)
+        asyncio.get_running_loop().call_soon(self._end, dispatch_id, outcome)
+
+    def signal(self, dispatch_id: str, key: str, data: Any) -> None:
+        """Record the signal; a `WaitFor` attempt completes with it."""
+        self.signalled.append((dispatch_id, key, data))
+        entry = self._running.get(dispatch_id)
+        if entry is not None and isinstance(self._step(entry[0]), WaitFor):
+            outcome = Outcome(TaskStatus.COMPLETED, result={"data": data})
+            asyncio.get_running_loop().call_soon(self._end, dispatch_id, outcome)
+
+    async def close(self) -> None:
+        """End every held attempt, stopped by force."""
+        for dispatch_id in list(self._running):
+            outcome = Outcome(
+                TaskStatus.CANCELLED, error=FORCED_STOP, error_type=ErrorType.CANCELLED
+            )
+            self._end(dispatch_id, outcome)
+
+
+__all__ = ["DONE", "HOLD", "ScriptedBackend", "WaitFor"]

@@ -1,0 +1,457 @@
+"""`TreeRun`: drives one tree from its ready tasks to every task terminal.
+
+One loop; one transaction per batch: the finished tasks, the cancellations they cause, the
+claims on the next ready tasks, the tree's own state and the events describing all of it are
+written together, conditional on the run's lease — then (and only then) the claimed tasks are
+handed to the backend and the events are published. While a batch commits, the loop goes on
+processing outcomes into the next one. Readiness is worked out in memory by `RunGraph`; the
+hot path writes the database and never polls it. What happens to a task once an attempt ends
+is `taskflow.engine.decide`; handing attempts to the backend and hearing back is
+`taskflow.engine.dispatch`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import enum
+import heapq
+import itertools
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from taskflow.engine.batch import WritePipeline
+from taskflow.engine.changes import Changes
+from taskflow.engine.context import RunContext
+from taskflow.engine.decide import Attempted, CancelRequest, Decision, decide, recovery
+from taskflow.engine.dispatch import Dispatch, Running
+from taskflow.engine.graph import Node, RunGraph, rolled_up
+from taskflow.engine.hooks import TerminalCallback
+from taskflow.engine.timers import Timers
+from taskflow.events import EventType, TaskEvent
+from taskflow.exceptions import LeaseLost, StorageError, TaskflowError
+from taskflow.executors import Outcome
+from taskflow.models import ErrorType, TaskStatus, TaskTree, TreeStatus, rolled_up_status
+from taskflow.storage import LeaseClaim, Signal, SignalUse, TreeState
+
+logger = logging.getLogger("taskflow.engine")
+
+S = TaskStatus
+DEADLINE_REASON = "the tree's deadline passed"
+Entry = tuple[int, int, Node]
+
+
+class Mode(enum.Enum):
+    """What a run is for: running the tree, or only applying requests to a tree nobody runs
+    (a cancel) and letting it go again."""
+
+    RUN = "run"
+    SETTLE = "settle"
+
+
+class TreeRun:
+    """The run of one tree by one manager, which holds the tree's lease (``claim``)."""
+
+    def __init__(
+        self,
+        graph: RunGraph,
+        tree: TaskTree,
+        claim: LeaseClaim,
+        context: RunContext,
+        *,
+        mode: Mode = Mode.RUN,
+        resets: Mapping[str, TaskStatus] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.resets = dict(resets or {})
+        self.tree = tree
+        self.claim = claim
+        self.context = context
+        self.mode = mode
+        self.on_terminal: list[TerminalCallback] = []
+        self.stopping = mode is Mode.SETTLE
+        self.failure: TaskflowError | None = None  # a lost lease or database: the run is given up
+        self.timers = Timers()
+        self._wakeup = asyncio.Event()
+        self.batch = WritePipeline(
+            context.storage,
+            tree.id,
+            claim,
+            self._wakeup.set,
+            seq=0,
+            retry_seconds=context.settings.commit_retry_seconds,
+        )
+        self.changes = Changes(graph, self.batch, context.settings.max_log_bytes)
+        self.dispatch = Dispatch(self)
+        self._ready: list[Entry] = []
+        self._blocked: dict[str, list[Entry]] = collections.defaultdict(list)
+        self._order = itertools.count()
+        self._outcomes: collections.deque[tuple[Running, Outcome]] = collections.deque()
+        self._seen_signals: set[int] = set()
+
+    @property
+    def tree_id(self) -> str:
+        """The tree's id."""
+        return self.tree.id
+
+    @property
+    def now(self) -> datetime:
+        """The time of the change being made."""
+        return self.changes.now
+
+    def wake(self) -> None:
+        """Make the loop look at its state again."""
+        self._wakeup.set()
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until every task is terminal, or until `stop` leaves the tree resumable.
+
+        Raises:
+            LeaseLost: another manager took the tree over (this one wrote nothing more).
+            StorageError: the database kept failing; the tree is left resumable.
+        """
+        self.batch.seq = await self.context.storage.events.last_seq(self.tree_id)
+        self._apply_resets()
+        self._recover()
+        if self.mode is Mode.RUN:
+            self._arm_deadline()
+            self._examine(self.graph)
+        for signal in await self.context.storage.signals.pending([self.tree_id]):
+            self.on_signal(signal)
+        unwatch = self.context.slots.watch(self._on_slot)
+        try:
+            await self._loop()
+        finally:
+            unwatch()
+            self.timers.cancel_all()
+            self.dispatch.close()
+            if self.failure is not None:
+                self.batch.abandon()
+        if self.failure is not None:
+            raise self.failure
+
+    async def _loop(self) -> None:
+        while True:
+            if not self.stopping:
+                self.batch.claimed.extend(self._claim())
+            if not self.batch.writing and self.failure is None:
+                self.changes.write_group_progress()
+                if self.batch.pending:
+                    self._begin()
+            busy = self.dispatch.busy or self.batch.pending or self.batch.writing
+            waiting = self._ready or self.timers.pending_retries() or any(self._blocked.values())
+            if not busy and (self.stopping or not waiting):
+                break
+            await self._wait()
+        if self.failure is not None:
+            return
+        if not self.stopping:
+            self._sweep()
+        self.changes.write_group_progress(final=True)
+        await self._flush(final=True)
+
+    def _begin(self, *, final: bool = False) -> None:
+        self.changes.batch_began()
+        self.batch.begin(self._tree_state(final=final))
+
+    async def _flush(self, *, final: bool) -> None:
+        self.changes.batch_began()
+        try:
+            self._committed(*await self.batch.flush(self._tree_state(final=final)))
+        except (LeaseLost, StorageError) as exc:
+            self._give_up(exc)
+
+    async def _wait(self) -> None:
+        if not self._outcomes and not self.batch.written:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        if self.batch.written:
+            try:
+                self._committed(*await self.batch.end())
+            except (LeaseLost, StorageError) as exc:
+                self._give_up(exc)
+        self.changes.tick()
+        while self._outcomes:
+            running, outcome = self._outcomes.popleft()
+            self._outcome(running, outcome)
+
+    def _tree_state(self, *, final: bool) -> TreeState:
+        """The tree record as this batch leaves it (the lease renewed, or let go at the end)."""
+        tree, now = self.tree, self.now
+        if self.graph.all_terminal:
+            status = rolled_up_status(node.status for node in self.graph)
+        elif self.mode is Mode.RUN or tree.started_at is not None:
+            status = TreeStatus.IN_PROGRESS
+        else:
+            status = tree.status  # settled but never started: still pending or queued
+        started = tree.started_at or (now if self.mode is Mode.RUN else None)
+        finished = now if status.is_finished else None
+        self.tree = dataclasses.replace(tree, status=status, started_at=started)
+        return TreeState(
+            status=status,
+            started_at=started,
+            finished_at=finished,
+            updated_at=now,
+            lease_expires_at=now + timedelta(seconds=self.context.settings.lease_seconds),
+            keep_lease=not final,
+        )
+
+    # -- giving up ------------------------------------------------------------------------------
+
+    def _give_up(self, exc: LeaseLost | StorageError) -> None:
+        """The lease or the database is lost: stop every attempt, write nothing more."""
+        if self.failure is not None:
+            return
+        logger.error("tree %s: %s; stopping its attempts", self.tree_id, exc)
+        self.failure = exc
+        self.stopping = True
+        self._ready.clear()
+        self._blocked.clear()
+        self.timers.cancel_all()
+        self.batch.abandon()
+        self.dispatch.stop_all("the manager lost the tree")
+
+    def lease_lost(self) -> None:
+        """The lease keeper found the lease gone."""
+        self._give_up(LeaseLost(self.tree_id, None))
+        self.wake()
+
+    # -- readiness ----------------------------------------------------------------------------
+
+    def _examine(self, nodes: Iterable[Node]) -> None:
+        """Queue, open, complete or cancel whatever ``nodes`` (and what follows) now allow."""
+        queue = collections.deque(nodes)  # first in, first examined: ready order is FIFO
+        while queue:
+            node = queue.popleft()
+            if self.graph.doomed(node):
+                upstream = node.failed_requirement
+                assert upstream is not None
+                reason = f"required dependency {upstream.key!r} ended {upstream.status.value}"
+                queue.extend(self._cancel(node, reason, ErrorType.DEPENDENCY_FAILED))
+            elif self.graph.startable(node) and not self.stopping:
+                if node.is_group:
+                    self.changes.open(node)
+                    queue.append(node)
+                elif node.retry_at is not None and node.retry_at > self.now:
+                    self._arm_retry(node)
+                else:
+                    heapq.heappush(self._ready, (node.base.priority, next(self._order), node))
+            elif (
+                node.is_group
+                and node.opened
+                and node.unfinished_children == 0
+                and node.status is S.IN_PROGRESS
+            ):
+                queue.extend(self._close_group(node))
+
+    def _close_group(self, node: Node) -> list[Node]:
+        status, error = rolled_up(node.children)
+        error_type = None if error is None else ErrorType.CHILDREN_FAILED
+        self.changes.finish(node, Decision(status=status, error=error, error_type=error_type))
+        return self.graph.finished(node)
+
+    def _on_slot(self, executor_id: str) -> None:
+        blocked = self._blocked.get(executor_id)
+        if blocked:
+            heapq.heappush(self._ready, heapq.heappop(blocked))
+        self._wakeup.set()
+
+    def _claim(self) -> list[Node]:
+        claimed: list[Node] = []
+        slots, limit = self.context.slots, self.tree.concurrency
+        while self._ready and slots.has_room:
+            if limit is not None and self.dispatch.holding >= limit:
+                break
+            entry = heapq.heappop(self._ready)
+            node = entry[2]
+            if not self.graph.startable(node):
+                continue  # cancelled while it waited
+            executor_id = node.base.executor
+            assert executor_id is not None
+            if not slots.try_acquire(executor_id):
+                heapq.heappush(self._blocked[executor_id], entry)
+                continue
+            self.changes.claim(node)
+            self.dispatch.claimed(node)
+            claimed.append(node)
+        return claimed
+
+    def slot_freed(self) -> None:
+        """A task of this tree gave its slot back (ended or parked): look for more work."""
+        if self._ready or any(self._blocked.values()):
+            self._wakeup.set()
+
+    # -- outcomes -------------------------------------------------------------------------------
+
+    def outcome(self, running: Running, outcome: Outcome) -> None:
+        """An attempt ended (called by `Dispatch`)."""
+        self._outcomes.append((running, outcome))
+        self._wakeup.set()
+
+    def _outcome(self, running: Running, outcome: Outcome) -> None:
+        node = running.node
+        if self.failure is not None:
+            return  # the tree is given up: nothing more is written
+        info = self.context.registry.get(node.base.executor or "")
+        attempted = Attempted(
+            attempt=node.attempt,
+            attempts=node.attempts,
+            started_at=node.started_at,
+            retry=node.base.retry,
+            default_policy=info.cls.retry_policy if info is not None else None,
+        )
+        decision = decide(
+            attempted,
+            outcome,
+            now=self.now,
+            cancel=running.cancel,
+            stopping=self.stopping,
+            max_result_bytes=self.context.settings.max_result_bytes,
+        )
+        if decision.status is S.PENDING:
+            event = EventType.RETRYING if decision.retry_at is not None else EventType.RESUMED
+            self.changes.requeue(node, decision, event)
+            if decision.retry_at is not None:
+                self._arm_retry(node)
+            return
+        if decision.message:
+            running.message = decision.message
+        self.changes.finish(node, decision)
+        self.dispatch.ended(node, decision.message)
+        self._examine(self.graph.finished(node))
+
+    # -- cancellation ---------------------------------------------------------------------------
+
+    def cancel(self, node: Node, reason: str, error_type: str = ErrorType.CANCELLED) -> None:
+        """Cancel a task and its subtree; running ones are asked to stop (then forced)."""
+        self.changes.tick()
+        self._examine(self._cancel(node, reason, error_type))
+        self._wakeup.set()
+
+    def _cancel(self, node: Node, reason: str, error_type: str) -> list[Node]:
+        affected: list[Node] = []
+        for victim in [node, *self.graph.subtree(node)]:
+            why = reason if victim is node else f"parent {node.key!r} was cancelled: {reason}"
+            if self.dispatch.is_running(victim):
+                self.dispatch.request_stop(victim, CancelRequest(why, error_type))
+            elif not victim.is_terminal:
+                self.timers.cancel(victim.id)
+                self.changes.cancel_pending(victim, why, error_type)
+                affected.extend(self.graph.finished(victim))
+        return affected
+
+    def on_signal(self, signal: Signal) -> None:
+        """A request stored for one of this tree's tasks (from this process or another)."""
+        if signal.id in self._seen_signals or self.failure is not None:
+            return
+        node = self.graph.nodes.get(signal.task_id)
+        if signal.kind == "cancel":
+            self._seen_signals.add(signal.id)
+            self.batch.signals.append(SignalUse(signal.id, None))
+            if node is not None and not node.is_terminal:
+                self.cancel(node, signal.key or "cancelled")
+            self._wakeup.set()
+        elif node is not None and self.dispatch.deliver(node, signal):
+            self._seen_signals.add(signal.id)
+
+    def drain(self) -> None:
+        """Start nothing new; let running attempts end; then leave the tree resumable."""
+        self.stopping = True
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        """Stop: start nothing new, stop running attempts, leave the tree resumable."""
+        self.stopping = True
+        self.dispatch.stop_all("the manager stopped")
+        self._wakeup.set()
+
+    # -- retries, deadlines, recovery -----------------------------------------------------------
+
+    def _arm_retry(self, node: Node) -> None:
+        assert node.retry_at is not None
+        self.timers.at(node.id, node.retry_at, lambda: self._retry_due(node))
+
+    def _retry_due(self, node: Node) -> None:
+        self.changes.tick()
+        if self.graph.startable(node) and not self.stopping:
+            heapq.heappush(self._ready, (node.base.priority, next(self._order), node))
+        self._wakeup.set()
+
+    def _arm_deadline(self) -> None:
+        root, deadline = self.graph.root, self.tree.deadline_at
+        if deadline is None or self.graph.all_terminal:
+            return
+        if deadline <= self.now:  # started too late: nothing may start
+            self._examine(self._cancel(root, DEADLINE_REASON, ErrorType.DEADLINE_EXCEEDED))
+            return
+
+        def expired() -> None:
+            self.cancel(root, DEADLINE_REASON, ErrorType.DEADLINE_EXCEEDED)
+
+        self.timers.at("deadline", deadline, expired)
+
+    def _apply_resets(self) -> None:
+        """Tasks run again on request (`taskflow.engine.rerun`): write them pending."""
+        for task_id, was in self.resets.items():
+            node = self.graph.nodes[task_id]
+            node.dirty_from = was
+            node.updated_at = self.now
+            self.batch.dirty.append(node)
+            data = {"key": node.key, "status": node.status.value, "attempt": node.attempt}
+            self.batch.emit(node, EventType.RETRYING, {**data, "reason": "run again"}, self.now)
+
+    def _recover(self) -> None:
+        """Tasks left running by a manager that died: run again, or fail if not safe to."""
+        for node in self.graph:
+            if node.is_group or node.status is not S.IN_PROGRESS:
+                continue
+            info = self.context.registry.get(node.base.executor or "")
+            attempted = Attempted(
+                attempt=node.attempt,
+                attempts=node.attempts,
+                started_at=node.started_at,
+                retry=None,
+                default_policy=None,
+            )
+            decision = recovery(
+                attempted,
+                rerun_safe=info is not None and info.rerun_safe,
+                executor=node.base.executor or "",
+                now=self.now,
+            )
+            self.batch.released.append((node.id, node.attempt))  # its signals are due again
+            if decision.status is S.PENDING:
+                self.changes.requeue(node, decision, EventType.RESUMED)
+            else:
+                self.changes.finish(node, decision)
+                self.graph.finished(node)  # its dependents and parent are examined next
+
+    # -- committing -----------------------------------------------------------------------------
+
+    def _committed(self, events: list[TaskEvent], claimed: list[Node]) -> None:
+        """A batch committed: start its claimed tasks, publish its events, call back."""
+        self.dispatch.submit(claimed)
+        bus, hooks = self.context.bus, self.context.hooks
+        listening = bus.has_subscribers
+        calling_back = bool(hooks.post or self.on_terminal)
+        if not (listening or calling_back):
+            return
+        for event in events:
+            if listening:
+                bus.publish(event)
+            if calling_back and event.type.is_terminal:
+                node = self.graph.nodes[event.task_id]
+                hooks.after(node.task, self.on_terminal, self.dispatch.message_of(node))
+
+    def _sweep(self) -> None:
+        """Safety net: nothing may stay unfinished when the loop ends."""
+        for node in self.graph:
+            if not node.is_terminal:
+                logger.error("task %s was left %s; cancelling it", node.key, node.status.value)
+                self.changes.cancel_pending(
+                    node, "left unfinished by the scheduler", ErrorType.SCHEDULER
+                )

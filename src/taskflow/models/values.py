@@ -1,0 +1,82 @@
+"""What a value must be to be stored: one set of rules for every database.
+
+Inputs, results, log fields, progress messages and notify data are JSON. Every database
+taskflow supports must store them the same way, so the rules are the strictest of them:
+objects with string keys, finite numbers (no NaN or infinity), strings without NUL characters
+or lone surrogates (PostgreSQL's ``jsonb`` refuses both), and a size limit. `json_problem`
+finds the first violation and names its path (``result.items[3].price``), so that the task
+whose value it is can fail alone, with a message saying what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+#: The largest result (or notify data, or log entry) stored, as compact JSON, by default.
+MAX_VALUE_BYTES = 16 * 1024 * 1024
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _string_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which PostgreSQL cannot store"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate, which is not valid Unicode"
+    return None
+
+
+def _scalar_problem(value: Any) -> str | None:
+    if isinstance(value, str):
+        return _string_problem(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"is {value!r}, which JSON cannot hold (only finite numbers)"
+    return None
+
+
+def _step(path: str, key: object) -> str:
+    return f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}"
+
+
+def _node_problem(where: str, current: Any, stack: list[tuple[str, Any]]) -> str | None:
+    """The problem with one node of a value, pushing its children on ``stack``."""
+    if isinstance(current, Mapping):
+        for key, item in current.items():
+            if not isinstance(key, str):
+                return f"{where}: has the key {key!r}, but object keys must be strings"
+            problem = _string_problem(key)
+            if problem:
+                return f"{where}: a key {problem}"
+            stack.append((_step(where, key), item))
+        return None
+    if isinstance(current, list | tuple):
+        stack.extend((_step(where, i), item) for i, item in enumerate(current))
+        return None
+    if isinstance(current, _SCALARS):
+        problem = _scalar_problem(current)
+        return f"{where}: {problem}" if problem else None
+    return f"{where}: a value of type {type(current).__name__} is not JSON"
+
+
+def json_problem(value: Any, path: str, *, max_bytes: int | None = MAX_VALUE_BYTES) -> str | None:
+    """The first reason ``value`` cannot be stored, prefixed with its path; ``None`` if it can.
+
+    Walks the value without recursion (nesting depth is the caller's to choose), then checks
+    the encoded size against ``max_bytes``.
+    """
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, current = stack.pop()
+        problem = _node_problem(where, current, stack)
+        if problem is not None:
+            return problem
+    if max_bytes is not None:
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > max_bytes:
+            return f"{path}: is {size:,} bytes as JSON, over the limit of {max_bytes:,}"
+    return None
