@@ -19,6 +19,7 @@ from taskflow.exceptions import (
     LeaseLost,
     RegistryError,
     ResultError,
+    ScheduleError,
     StorageError,
     TaskConflict,
     TaskExecutionError,
@@ -41,6 +42,7 @@ from taskflow.executors import (
 )
 from taskflow.models import Dependency, RetryPolicy, Task, TaskStatus, TaskTreeNode
 from taskflow.runtime import create_session
+from taskflow.schedules import ScheduleSpec
 from taskflow.storage import MemoryRepository, TaskRepository
 
 __version__ = "0.1.0"
@@ -67,6 +69,8 @@ __all__ = [
     "ResultError",
     "Retry",
     "RetryPolicy",
+    "ScheduleError",
+    "ScheduleSpec",
     "StorageError",
     "Task",
     "TaskConflict",
