@@ -60,9 +60,10 @@ def due(
         last_fired: the previous call's `DueFires.watermark`; for a schedule never evaluated,
             its creation time (``None`` means ``spec.created_at``). Only later times are due.
         now: the caller's clock (aware).
-        paused_since: when the schedule was paused, when it is being unpaused at ``now``: the
-            fire times from then on are the paused period, passed over unless
-            ``replay_paused``. Workers do not evaluate a schedule while it is paused.
+        paused_since: given when the schedule is being unpaused at ``now``: when it was
+            paused. The fires whose run time falls from then to ``now`` (the paused period)
+            are passed over unless ``replay_paused``. Workers do not evaluate a schedule
+            while it is paused; its unpause evaluates it once, with this.
         replay_paused: treat the paused period's fire times as any missed ones (the misfire
             policy decides) instead of passing over them.
         limit: the most fires returned at once.
