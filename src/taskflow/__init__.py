@@ -19,6 +19,7 @@ from taskflow.exceptions import (
     LeaseLost,
     RegistryError,
     ResultError,
+    ScheduleError,
     StorageError,
     TaskConflict,
     TaskExecutionError,
@@ -52,6 +53,7 @@ from taskflow.models import (
 )
 from taskflow.repository import MemoryRepository, TaskRepository
 from taskflow.runtime import TaskManager, Worker, WorkerSettings, create_session
+from taskflow.schedules import ScheduleSpec
 
 __version__ = "0.1.0"
 
@@ -80,6 +82,8 @@ __all__ = [
     "ResumeResult",
     "Retry",
     "RetryPolicy",
+    "ScheduleError",
+    "ScheduleSpec",
     "StorageError",
     "Task",
     "TaskConflict",

@@ -13,7 +13,8 @@ The hierarchy::
     ├── DefinitionError             a task or tree that cannot be created or run as given
     │   ├── UnknownExecutor         a task names an executor nobody registered
     │   ├── DependencyCycle         the dependency edges form a cycle
-    │   └── InvalidReference        an input refers to a task that is not upstream
+    │   ├── InvalidReference        an input refers to a task that is not upstream
+    │   └── ScheduleError           a schedule that cannot be parsed or evaluated as given
     ├── RegistryError               an executor cannot be registered
     └── TaskExecutionError          raised inside a run; becomes the task's error
         ├── InputValidationError    inputs violate the executor's JSON Schema
@@ -125,6 +126,20 @@ class DependencyCycle(DefinitionError):
 
 class InvalidReference(DefinitionError):
     """Raised when an input refers to a task that is not upstream of the task using it."""
+
+
+class ScheduleError(DefinitionError):
+    """Raised when a schedule's fields are invalid, or a request on it cannot be met (a
+    backfill range with more fire times than allowed).
+
+    ``field`` is the path of the offending field (``schedule.cron``), or ``None``;
+    ``detail`` is the message without it.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.detail = message
 
 
 class RegistryError(TaskflowError):

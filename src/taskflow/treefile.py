@@ -68,6 +68,7 @@ class TreeFile:
     concurrency: int | None = None
     user: str | None = None
     text: str = dataclasses.field(default="", repr=False)
+    schedule: Mapping[str, Any] | None = None  # the `schedule:` section, as written
 
     def line_of(self, key: str) -> int | None:
         """The line where the task with this key (or id) is defined, if it can be found."""
@@ -221,5 +222,10 @@ def load_tree_file(path: str | Path, overrides: Mapping[str, Any] | None = None)
         if field in data:
             root[field] = data[field]
     return TreeFile(
-        name, root, concurrency=data.get("concurrency"), user=data.get("user"), text=text
+        name,
+        root,
+        concurrency=data.get("concurrency"),
+        user=data.get("user"),
+        text=text,
+        schedule=data.get("schedule"),
     )

@@ -10,12 +10,17 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from aiohttp import web
 from cli_support import EXAMPLES, Cli
+
+from taskflow.schedules import next_fire_times, schedule_of
 
 Harness = Callable[[Cli, str, Path], Awaitable[None]]
 
@@ -122,6 +127,26 @@ async def retry_chain(cli: Cli, file: str, tmp_path: Path) -> None:
     assert "flaky said: attempt 3" in tree["by_key"]["check"]["result"]["stdout"]
 
 
+async def nightly_maintenance(cli: Cli, file: str, tmp_path: Path) -> None:
+    code, out, err = await taskflow(cli, "validate", file, "--json")
+    assert code == 0, err
+    assert json.loads(out)["valid"] is True
+    spec = schedule_of(yaml.safe_load(await asyncio.to_thread(Path(file).read_text)))
+    assert spec is not None and spec.timezone == "Europe/Berlin"
+    berlin = ZoneInfo("Europe/Berlin")
+    nights = next_fire_times(spec, datetime(2025, 3, 28, tzinfo=UTC), 3)
+    assert [t.astimezone(berlin).strftime("%d %H:%M") for t in nights] == [
+        "28 02:30",
+        "29 02:30",
+        "30 03:00",  # 02:30 does not exist that night: it fires when summer time begins
+    ]
+    (tmp_path / "data").mkdir()
+    for name in ("a.log", "b.log"):
+        (tmp_path / "data" / name).write_text("x")
+    tree = await run_json(cli, file, "--set", f"directory={tmp_path / 'data'}")
+    assert tree["by_key"]["count"]["result"] == {"value": 2}
+
+
 async def python_api(cli: Cli, file: str, tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable, file, env=cli.env, stdout=asyncio.subprocess.PIPE
@@ -137,6 +162,7 @@ HARNESSES: dict[str, Harness] = {
     "priorities.yaml": priorities,
     "approval.yaml": approval,
     "retry_chain.yaml": retry_chain,
+    "nightly_maintenance.yaml": nightly_maintenance,
     "python_api.py": python_api,
 }
 NEEDS_SERVER = ("parallel_fetch.yaml", "file_pipeline.yaml")
