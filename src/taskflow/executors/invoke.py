@@ -12,6 +12,7 @@ from typing import Any
 from taskflow.exceptions import InputValidationError, ResultError
 from taskflow.executors.base import ExecutableTask
 from taskflow.executors.context import ExecutionContext, reset_context, set_context
+from taskflow.executors.models import json_value
 from taskflow.executors.registry import ExecutorInfo
 from taskflow.executors.signals import Retry, TaskCtl, TaskSignal
 from taskflow.models import TaskStatus
@@ -50,8 +51,11 @@ def judge_result(result: Any, *, task_id: str) -> Outcome:
     """Turn what `execute` returned into an outcome.
 
     A dict with ``"status": "failed"`` is a failure (the seed's "returning errors" pattern);
-    any other dict is the result, and must be JSON-serialisable.
+    any other dict is the result, and must be JSON-serialisable. A pydantic model is stored
+    as its ``model_dump(mode="json")``.
     """
+    if not isinstance(result, dict):
+        result = json_value(result)
     if not isinstance(result, dict):
         raise ResultError(
             f"execute() must return a dict, not {type(result).__name__}", task_id=task_id
@@ -75,6 +79,7 @@ def judge_result(result: Any, *, task_id: str) -> Outcome:
 
 
 def _as_result(data: Any) -> dict[str, Any]:
+    data = json_value(data)
     if data is None:
         return {}
     return data if isinstance(data, dict) else {"data": data}
@@ -132,7 +137,9 @@ async def invoke(
     cancellation is the caller's business.)
     """
     try:
-        checked = info.validator.validate(inputs, task_id=context.task_id)
+        checked: Any = info.validator.validate(inputs, task_id=context.task_id)
+        if info.models is not None:  # the model's own validators, and the instance to pass
+            checked = info.models.load_inputs(checked, task_id=context.task_id)
     except InputValidationError as exc:
         return Outcome(TaskStatus.FAILED, error=str(exc), error_type="InputValidationError")
     token = set_context(context)
