@@ -1,4 +1,4 @@
-"""The Celery side, against real Redis: task_stream_notifier, report_progress, the entries."""
+"""Streams against real Redis: task_stream_notifier, report_progress, entries, the reader."""
 
 from __future__ import annotations
 
@@ -183,3 +183,11 @@ def test_entries_from_other_producers_are_read_leniently() -> None:
     assert (entry.status, entry.has_result, entry.fraction) == ("done", False, None)
     fields = StreamEntry.done(has_result=True, result={"a": [1]}).to_fields()
     assert fields == {"status": "done", "result": json.dumps({"a": [1]})}
+
+
+def test_the_stream_client_waits_longer_than_the_longest_block(redis_url: str) -> None:
+    from taskflow_celery.client import open_redis
+    from taskflow_celery.waiting import MAX_BLOCK_SECONDS
+
+    client = open_redis(redis_url)  # redis-py's own default (5 s) would cut 5 s blocks off
+    assert client.connection_pool.connection_kwargs["socket_timeout"] >= MAX_BLOCK_SECONDS + 5

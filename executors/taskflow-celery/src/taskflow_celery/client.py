@@ -19,6 +19,10 @@ from taskflow_celery.stream import json_ready
 
 SUCCESS, FAILURE, REVOKED = "SUCCESS", "FAILURE", "REVOKED"
 REVOKE_SIGNAL = "SIGTERM"
+# A blocking XREAD waits up to 5 s for an answer: the socket must wait longer (redis-py's
+# default socket timeout is 5 s, which would cut the longest blocks off).
+SOCKET_TIMEOUT_SECONDS = 15.0
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 _apps: dict[tuple[str, str], Any] = {}
 _apps_lock = threading.Lock()
@@ -75,7 +79,12 @@ def open_redis(url: str) -> Any:
     """A ``redis.asyncio`` client for the progress streams (close it with ``aclose()``)."""
     import redis.asyncio
 
-    return redis.asyncio.Redis.from_url(url, decode_responses=True)
+    return redis.asyncio.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    )
 
 
 @contextlib.contextmanager

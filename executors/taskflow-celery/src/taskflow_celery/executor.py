@@ -162,7 +162,7 @@ class CeleryTask(BaseTask):
                 )
             )
         except BaseException:
-            await call.tracker.mark(tracking.ABANDONED)
+            await self._mark_quietly(call, tracking.ABANDONED)
             raise
         self.context.log(f"sent Celery task {call.name!r}", **call.describe())
 
