@@ -23,8 +23,8 @@ from taskflow_celery.stream import DONE, ERROR, StreamEntry, stream_key
 logger = logging.getLogger("taskflow_celery.waiting")
 
 MAX_BLOCK_SECONDS = 5.0  # one XREAD blocks at most this long
-FIRST_BLOCK_SECONDS = 0.25  # then doubled after each empty read, up to MAX_BLOCK_SECONDS
-BACKEND_FIRST_POLL_SECONDS = 0.05  # result-backend polling: doubled up to the next value
+FIRST_BLOCK_SECONDS = 0.1  # then doubled after each empty read, up to MAX_BLOCK_SECONDS
+BACKEND_FIRST_POLL_SECONDS = 0.005  # result-backend polling: doubled up to the next value
 BACKEND_MAX_POLL_SECONDS = 1.0
 DONE_RESULT_WAIT_SECONDS = 10.0  # after "done" without a result, for the backend to have it
 XREAD_COUNT = 100  # entries per read
