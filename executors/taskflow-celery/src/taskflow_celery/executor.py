@@ -127,8 +127,9 @@ class CeleryTask(BaseTask):
         tracker = tracking.Tracker(redis, context.task_id, ttl)
         own_id = tracking.celery_task_id(context.task_id, context.attempt)
         celery_task_id, adopted = await tracker.claim(own_id, inputs["name"])
+        app = await asyncio.to_thread(client.celery_client, settings)  # the first imports celery
         call = CeleryCall(
-            client.celery_client(settings),
+            app,
             tracker,
             celery_task_id,
             inputs["name"],
