@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,11 +168,14 @@ HARNESSES: dict[str, Harness] = {
     "python_api.py": python_api,
 }
 NEEDS_SERVER = ("parallel_fetch.yaml", "file_pipeline.yaml")
+NEEDS_CELERY = ("celery_task.yaml",)
+CELERY_REDIS_URL = os.environ.get("TASKFLOW_TEST_CELERY_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 def test_every_example_has_a_harness() -> None:
     examples = {p.name for p in EXAMPLES.iterdir() if p.suffix in (".yaml", ".json", ".py")}
-    assert examples == set(HARNESSES) | set(NEEDS_SERVER), "add a harness for each new example"
+    harnessed = set(HARNESSES) | set(NEEDS_SERVER) | set(NEEDS_CELERY)
+    assert examples == harnessed, "add a harness for each new example"
     listed = (EXAMPLES / "README.md").read_text()
     assert all(f"({name})" in listed for name in examples), "examples/README.md lists every example"
 
@@ -206,3 +211,36 @@ async def test_file_pipeline(cli: Cli, server: tuple[str, list[Any]], tmp_path: 
     assert received and "disk_free_bytes" in received[0]
     assert json.loads((sandbox / "reports" / "usage.json").read_text()) == received[0]
     assert "HTTP 201" in (sandbox / "reports" / "published.log").read_text()
+
+
+@pytest.mark.slow
+async def test_celery_task(cli: Cli) -> None:
+    """The example's Celery app in a real worker, on a queue of the test's own."""
+    testing = pytest.importorskip("taskflow_celery.testing")
+    testing.redis_or_skip(CELERY_REDIS_URL)
+    env = {
+        "TASKFLOW_REDIS_URL": CELERY_REDIS_URL,
+        "TASKFLOW_CELERY_BROKER_URL": CELERY_REDIS_URL,
+        "TASKFLOW_CELERY_RESULT_BACKEND": CELERY_REDIS_URL,
+    }
+    queue = f"taskflow-example-{uuid.uuid4().hex[:8]}"
+    app_dir = EXAMPLES / "celery"
+    with testing.celery_worker(
+        "tasks", queue=queue, broker_url=CELERY_REDIS_URL, env=env, cwd=app_dir
+    ):
+        tree = await run_json(
+            cli,
+            str(EXAMPLES / "celery_task.yaml"),
+            "--set",
+            "text=hello celery",
+            "--set",
+            f"queue={queue}",
+            env=env,
+        )
+    shout, count = tree["by_key"]["shout"]["result"], tree["by_key"]["count"]["result"]
+    assert shout["result"] == {
+        "result": "HELLO CELERY HELLO CELERY",
+        "token_consumption": {"repeats": 2},
+    }
+    assert (count["result"], count["source"]) == ({"words": 4, "distinct": 2}, "stream")
+    assert tree["by_key"]["count"]["progress"] == 1.0

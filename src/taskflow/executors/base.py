@@ -5,10 +5,14 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from taskflow.executors import models as pydantic_models
 from taskflow.executors.context import ExecutionContext, current_context
 from taskflow.models import RetryPolicy
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 ANY_OBJECT: Mapping[str, Any] = {"type": "object"}
 
@@ -35,12 +39,20 @@ class ExecutableTask(abc.ABC):
             false, such a task fails with ``error_type="NotRerunSafe"`` instead.
         timeout: Default hard time limit of one attempt, in seconds (a task's own wins).
         retry_policy: Default `RetryPolicy` (a task's own wins).
+        input_model: A pydantic model to use as the input schema instead of JSON Schema:
+            `execute` then receives an instance of it (see `taskflow.executors.models`).
+        output_model: A pydantic model to use as the output schema.
+        inputs_as_dict: With ``input_model``, hand `execute` the validated values as a dict
+            instead of the model instance.
     """
 
     max_concurrency: ClassVar[int | None] = None
     rerun_safe: ClassVar[bool] = True
     timeout: ClassVar[float | None] = None
     retry_policy: ClassVar[RetryPolicy | None] = None
+    input_model: ClassVar[type[BaseModel] | None] = None
+    output_model: ClassVar[type[BaseModel] | None] = None
+    inputs_as_dict: ClassVar[bool] = False
 
     @property
     def id(self) -> str:
@@ -64,19 +76,27 @@ class ExecutableTask(abc.ABC):
         return current_context()
 
     @abc.abstractmethod
-    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+    async def execute(self, inputs: Any) -> Any:
         """Do the work and return the task's result, a JSON-serialisable dict.
 
-        Returning ``{"status": "failed", "error": ...}`` fails the task with that error;
-        raising an exception fails it too.
+        ``inputs`` is the dict of validated inputs (defaults filled in), or an instance of
+        ``input_model`` when the executor declares one. Returning ``{"status": "failed",
+        "error": ...}`` fails the task with that error; raising an exception fails it too. A
+        returned pydantic model is stored as ``model_dump(mode="json")``.
         """
 
     def get_input_schema(self) -> Mapping[str, Any]:
-        """The JSON Schema (Draft 2020-12) that inputs are validated against before `execute`."""
+        """The JSON Schema (Draft 2020-12) that inputs are validated against before `execute`
+        (default: ``input_model``'s, or any object)."""
+        if self.input_model is not None:
+            return pydantic_models.input_schema(self.input_model)
         return ANY_OBJECT
 
     def get_output_schema(self) -> Mapping[str, Any] | None:
-        """The JSON Schema of the result, for documentation (``None``: undeclared)."""
+        """The JSON Schema of the result, for documentation (default: ``output_model``'s, or
+        ``None``: undeclared)."""
+        if self.output_model is not None:
+            return pydantic_models.output_schema(self.output_model)
         return None
 
 
@@ -114,11 +134,15 @@ class BaseTask(ExecutableTask):
             cls.id = _snake_case(cls.__name__)
 
     def get_input_schema(self) -> Mapping[str, Any]:
-        """The class attribute ``input_schema``."""
+        """The class attribute ``input_schema`` (or ``input_model``'s JSON Schema)."""
+        if self.input_model is not None:
+            return pydantic_models.input_schema(self.input_model)
         return self.input_schema
 
     def get_output_schema(self) -> Mapping[str, Any] | None:
-        """The class attribute ``output_schema``."""
+        """The class attribute ``output_schema`` (or ``output_model``'s JSON Schema)."""
+        if self.output_model is not None:
+            return pydantic_models.output_schema(self.output_model)
         return self.output_schema
 
 

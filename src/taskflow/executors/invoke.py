@@ -12,6 +12,7 @@ from typing import Any
 from taskflow.exceptions import InputValidationError, ResultError
 from taskflow.executors.base import ExecutableTask
 from taskflow.executors.context import ExecutionContext, reset_context, set_context
+from taskflow.executors.models import json_value
 from taskflow.executors.registry import ExecutorInfo
 from taskflow.executors.signals import Retry, TaskCtl, TaskSignal
 from taskflow.models import ErrorType, TaskStatus
@@ -62,9 +63,12 @@ def judge_result(result: Any, *, task_id: str) -> Outcome:
     """Turn what `execute` returned into an outcome.
 
     A dict with ``"status": "failed"`` is a failure (the "returning errors" pattern); any
-    other dict is the result. Whether its values can be stored is checked by the engine when
-    it judges the outcome, with the same rules on every database.
+    other dict is the result; a pydantic model is stored as its ``model_dump(mode="json")``.
+    Whether its values can be stored is checked by the engine when it judges the outcome, with
+    the same rules on every database.
     """
+    if not isinstance(result, dict):
+        result = json_value(result)
     if not isinstance(result, dict):
         raise ResultError(
             f"execute() must return a dict, not {type(result).__name__}", task_id=task_id
@@ -81,6 +85,7 @@ def judge_result(result: Any, *, task_id: str) -> Outcome:
 
 
 def _as_result(data: Any) -> dict[str, Any]:
+    data = json_value(data)
     if data is None:
         return {}
     return data if isinstance(data, dict) else {"data": data}
@@ -142,7 +147,9 @@ async def invoke(
     through: cancellation is the backend's business.
     """
     try:
-        checked = info.validator.validate(inputs, task_id=context.task_id)
+        checked: Any = info.validator.validate(inputs, task_id=context.task_id)
+        if info.models is not None:  # the model's own validators, and the instance to pass
+            checked = info.models.load_inputs(checked, task_id=context.task_id)
     except InputValidationError as exc:
         return Outcome(TaskStatus.FAILED, error=str(exc), error_type=ErrorType.INPUT_VALIDATION)
     token = set_context(context)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 from taskflow.definition import check_tree
 from taskflow.exceptions import DefinitionError, InputValidationError, RegistryError
 from taskflow.executors.base import ExecutableTask
+from taskflow.executors.models import ModelBinding, bind_models
 from taskflow.models import Task
 from taskflow.references import needs_resolution
 from taskflow.validation import InputValidator, SchemaError, check_schema
@@ -51,6 +52,7 @@ class ExecutorInfo:
         cls: The executor class.
         instance: The shared instance, for executors registered as instances.
         validator: The compiled input schema.
+        models: The pydantic models it declares as schemas (``None``: JSON Schema only).
     """
 
     id: str
@@ -62,6 +64,7 @@ class ExecutorInfo:
     cls: type[ExecutableTask]
     instance: ExecutableTask | None
     validator: InputValidator
+    models: ModelBinding | None = None
 
     @property
     def max_concurrency(self) -> int | None:
@@ -101,6 +104,7 @@ def _describe(
             "only "
             "letters, digits, '_', '-' and '.'"
         )
+    models = bind_models(executor, executor_id)
     schema = executor.get_input_schema()
     output = executor.get_output_schema()
     for label, value in (("input", schema), ("output", output)):
@@ -122,6 +126,7 @@ def _describe(
         cls=cls,
         instance=instance,
         validator=InputValidator(schema),
+        models=models,
     )
 
 
