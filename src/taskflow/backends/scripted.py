@@ -125,17 +125,21 @@ class ScriptedBackend(ExecutionBackend):
         reports.log(attempt.dispatch_id, message, fields)
 
     def cancel(self, dispatch_id: str, reason: str, *, grace: float | None = None) -> None:
-        """Record the request; end the attempt cancelled (unless it ignores cancels)."""
+        """Record the request; end the attempt cancelled — at once, or, for a task that
+        ignores cancels, stopped by force once the grace period is over."""
         entry = self._running.get(dispatch_id)
         if entry is None:
             return
-        self.cancelled[dispatch_id] = reason
-        forced = grace == 0
-        if entry[0].key in self.ignore_cancel and not forced:
+        self.cancelled.setdefault(dispatch_id, reason)
+        loop = asyncio.get_running_loop()
+        delay = entry[0].cancel_grace if grace is None else grace
+        if entry[0].key in self.ignore_cancel:
+            forced = Outcome(TaskStatus.CANCELLED, error=FORCED_STOP, error_type=ErrorType.CANCELLED)
+            loop.call_later(max(delay, 0), self._end, dispatch_id, forced)
             return
-        error = FORCED_STOP if forced else reason
+        error = FORCED_STOP if delay <= 0 else reason
         outcome = Outcome(TaskStatus.CANCELLED, error=error, error_type=ErrorType.CANCELLED)
-        asyncio.get_running_loop().call_soon(self._end, dispatch_id, outcome)
+        loop.call_soon(self._end, dispatch_id, outcome)
 
     def signal(self, dispatch_id: str, key: str, data: Any) -> None:
         """Record the signal; a `WaitFor` attempt completes with it."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import enum
 import heapq
@@ -34,7 +35,7 @@ from taskflow.events import EventType, TaskEvent
 from taskflow.exceptions import LeaseLost, StorageError, TaskflowError
 from taskflow.executors import Outcome
 from taskflow.models import ErrorType, TaskStatus, TaskTree, TreeStatus, rolled_up_status
-from taskflow.storage import LeaseClaim, Signal, SignalUse, TreeState
+from taskflow.storage import LeaseClaim, Signal, SignalUse, TreeQuery, TreeState
 
 logger = logging.getLogger("taskflow.engine")
 
@@ -90,6 +91,7 @@ class TreeRun:
         self._order = itertools.count()
         self._outcomes: collections.deque[tuple[Running, Outcome]] = collections.deque()
         self._seen_signals: set[int] = set()
+        self._naming: asyncio.Task[None] | None = None
 
     @property
     def tree_id(self) -> str:
@@ -131,6 +133,9 @@ class TreeRun:
             self.dispatch.close()
             if self.failure is not None:
                 self.batch.abandon()
+        if self._naming is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._naming, 2.0)
         if self.failure is not None:
             raise self.failure
 
@@ -216,9 +221,16 @@ class TreeRun:
         self.dispatch.stop_all("the manager lost the tree")
 
     def lease_lost(self) -> None:
-        """The lease keeper found the lease gone."""
+        """The lease keeper found the lease gone: stop at once, then name the new owner."""
         self._give_up(LeaseLost(self.tree_id, None))
+        self._naming = asyncio.ensure_future(self._name_new_owner())
         self.wake()
+
+    async def _name_new_owner(self) -> None:
+        with contextlib.suppress(Exception):
+            found = await self.context.storage.select_trees(TreeQuery(ids=[self.tree_id]))
+            if found:
+                self.failure = LeaseLost(self.tree_id, found[0].lease.owner)
 
     # -- readiness ----------------------------------------------------------------------------
 
