@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from taskflow.executors.context import ExecutionContext, current_context
+from taskflow.executors.trust import SafetySetting
 from taskflow.models import RetryPolicy
 
 ANY_OBJECT: Mapping[str, Any] = {"type": "object"}
@@ -24,7 +25,8 @@ class ExecutableTask(abc.ABC):
     describe the executor (their defaults are derived from the class name and docstring,
     and accept any object as inputs). Optionally implement ``async def cancel(self) -> dict``:
     it is called when a running task is cancelled, and what it returns is kept as the
-    task's partial result.
+    task's partial result. Executors that can touch the world beyond their inputs override
+    `check_inputs` (refuse what the settings forbid) and `safety` (declare those settings).
 
     A registered *class* gets a fresh instance per task, so instance attributes are per run.
     A registered *instance* is shared by all tasks: keep run state in `context`.
@@ -78,6 +80,25 @@ class ExecutableTask(abc.ABC):
     def get_output_schema(self) -> Mapping[str, Any] | None:
         """The JSON Schema of the result, for documentation (``None``: undeclared)."""
         return None
+
+    def check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Refuse inputs that the schema allows but the executor's settings do not.
+
+        Called with schema-checked inputs (defaults filled in): when a tree is checked
+        (``create_tree``, ``taskflow validate``) for inputs without references, and again
+        right before every run. The default accepts everything.
+
+        Raises:
+            InputValidationError: naming the field (``path``) and the setting (``rule``).
+        """
+        return
+
+    def safety(self) -> Sequence[SafetySetting]:
+        """The executor's safety settings, their defaults per trust profile and current values.
+
+        ``taskflow executors show`` lists them. The default: none.
+        """
+        return ()
 
 
 class BaseTask(ExecutableTask):
