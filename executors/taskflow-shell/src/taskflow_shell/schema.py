@@ -44,12 +44,19 @@ INPUT_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": {"type": "string"},
             "default": {},
-            "description": "Environment variables to set for the command.",
+            "description": (
+                "Environment variables to set for the command. Values of variables whose "
+                "names look secret (TOKEN, SECRET, PASSWORD, KEY...) are redacted from the "
+                "output kept and logged."
+            ),
         },
         "inherit_env": {
             "type": "boolean",
-            "default": True,
-            "description": "Start from the worker's environment (false: only env is set).",
+            "default": False,
+            "description": (
+                "Start from the worker's whole environment (false: only PATH, HOME and LANG "
+                "from it, plus env)."
+            ),
         },
         "stdin": {
             "type": ["string", "null"],
@@ -86,7 +93,10 @@ INPUT_SCHEMA: dict[str, Any] = {
         "log_output": {
             "type": "boolean",
             "default": True,
-            "description": "Stream each output line to the task log as it comes.",
+            "description": (
+                "Stream the output to the task log as it comes, in batches of lines (one log "
+                "event per stream every 0.25 s at most, or per 64 KiB)."
+            ),
         },
         "encoding": {
             "type": "string",
