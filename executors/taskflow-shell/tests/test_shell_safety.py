@@ -115,6 +115,18 @@ async def test_inherit_env_opts_in_and_secret_values_are_redacted(
     assert "named-in-the-task" not in kept
 
 
+async def test_pass_env_hands_on_a_worker_variable_by_name(
+    task_manager: TaskManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_SECRET_TOKEN", SECRET)
+    script = 'echo "$MY_SECRET_TOKEN:$NOT_SET"'
+    inputs = {"argv": ["sh", "-c", script], "pass_env": ["MY_SECRET_TOKEN", "NOT_SET"]}
+    task = await run_executor(ShellRun, inputs, manager=task_manager)
+    assert task.result is not None
+    assert task.result["stdout"] == "[redacted]:\n"  # the whole value was there, then redacted
+    assert SECRET not in stored(task, await events_of(task_manager, task))
+
+
 # -- output as a few log events --------------------------------------------------------------
 
 

@@ -1,7 +1,8 @@
 """What a command sees of the worker's environment, and what of it never reaches a log.
 
 By default a command starts from a minimal environment: ``PATH``, ``HOME`` and ``LANG`` from
-the worker (``PATH`` falls back to the system default), plus the variables the task names in
+the worker (``PATH`` falls back to the system default), the worker's variables the task names
+in ``pass_env`` (their values are never in the tree), and the variables the task sets in
 ``env``. ``inherit_env: true`` starts from the worker's whole environment instead.
 
 The values of variables whose names look secret (``TOKEN``, ``SECRET``, ``PASSWORD``,
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 MINIMAL_VARIABLES = ("PATH", "HOME", "LANG")
 SECRET_NAME = re.compile(
@@ -26,14 +27,20 @@ MIN_REDACTED_CHARS = 4  # shorter values are not looked for (they would garble t
 
 
 def child_environment(
-    env: Mapping[str, str], *, inherit: bool, worker: Mapping[str, str] | None = None
+    env: Mapping[str, str],
+    *,
+    inherit: bool,
+    passed: Sequence[str] = (),
+    worker: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment a command starts with: minimal (or the worker's), then ``env``."""
+    """The environment a command starts with: minimal (or the worker's), the worker's
+    variables named in ``passed``, then ``env``."""
     source = os.environ if worker is None else worker
     if inherit:
         base = dict(source)
     else:
-        base = {name: source[name] for name in MINIMAL_VARIABLES if name in source}
+        names = (*MINIMAL_VARIABLES, *passed)
+        base = {name: source[name] for name in names if name in source}
         base.setdefault("PATH", os.defpath)
     return {**base, **env}
 

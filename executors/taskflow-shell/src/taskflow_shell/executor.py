@@ -118,13 +118,14 @@ class ShellRun(BaseTask):
     The command leads a process group of its own: a timeout or a cancellation kills the group
     (SIGTERM, then SIGKILL), so nothing it started is left running; background processes it
     leaves in its group are killed when it exits, and the run ends with its exit status. It
-    starts from a minimal environment (``PATH``, ``HOME``, ``LANG`` and the task's ``env``)
-    unless ``inherit_env`` is set, and the values of secret-looking variables are redacted
-    from what is kept of its output. Under the ``server`` trust profile only the programs an
-    allowlist names may run (see `taskflow_shell.settings`). ``rerun_safe`` is false: a
-    command may have side effects, so a run interrupted by a crash is not repeated on resume
-    (subclass with ``rerun_safe = True`` for commands that are safe to repeat). Register the
-    class, not an instance: an instance holds the state of the one run it is doing.
+    starts from a minimal environment (``PATH``, ``HOME``, ``LANG``, the worker's variables
+    named in ``pass_env``, and the task's ``env``) unless ``inherit_env`` is set, and the
+    values of secret-looking variables are redacted from what is kept of its output. Under
+    the ``server`` trust profile only the programs an allowlist names may run (see
+    `taskflow_shell.settings`). ``rerun_safe`` is false: a command may have side effects, so
+    a run interrupted by a crash is not repeated on resume (subclass with
+    ``rerun_safe = True`` for commands that are safe to repeat). Register the class, not an
+    instance: an instance holds the state of the one run it is doing.
     """
 
     id = "shell.run"
@@ -175,7 +176,9 @@ class ShellRun(BaseTask):
         argv = command_argv(inputs)
         program = check_allowed(inputs, current_settings())
         _check_setup(inputs)
-        env = child_environment(inputs["env"], inherit=inputs["inherit_env"])
+        env = child_environment(
+            inputs["env"], inherit=inputs["inherit_env"], passed=inputs["pass_env"]
+        )
         redact = Redactor(env)
         batcher = self._batcher(redact) if inputs["log_output"] else None
         log = batcher.add if batcher is not None else None

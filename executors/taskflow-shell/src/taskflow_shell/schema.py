@@ -50,12 +50,21 @@ INPUT_SCHEMA: dict[str, Any] = {
                 "output kept and logged."
             ),
         },
+        "pass_env": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            "default": [],
+            "description": (
+                "Names of the worker's environment variables to pass on (those that are set), "
+                "e.g. a token the command needs: its value is not in the tree, nor stored."
+            ),
+        },
         "inherit_env": {
             "type": "boolean",
             "default": False,
             "description": (
                 "Start from the worker's whole environment (false: only PATH, HOME and LANG "
-                "from it, plus env)."
+                "from it, plus pass_env and env)."
             ),
         },
         "stdin": {
