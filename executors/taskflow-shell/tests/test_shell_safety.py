@@ -185,6 +185,8 @@ async def test_the_allowlist_names_programs_by_name_or_path(
         task_manager.check(shell_task({"argv": ["echo"], "env": {"PATH": "/tmp/evil"}}))
     with pytest.raises(DefinitionError, match=r"inputs\.env\.LD_PRELOAD"):
         task_manager.check(shell_task({"argv": ["echo"], "env": {"LD_PRELOAD": "/tmp/x.so"}}))
+    with pytest.raises(DefinitionError, match=r"inputs\.pass_env: a shell\.run allowlist is set"):
+        task_manager.check(shell_task({"argv": ["echo"], "pass_env": ["AWS_SECRET_ACCESS_KEY"]}))
     with pytest.raises(DefinitionError, match=r"program '\./echo' is not allowed"):
         task_manager.check(shell_task({"argv": ["./echo"]}))
 

@@ -101,6 +101,13 @@ def check_allowed(inputs: Mapping[str, Any], settings: ShellSettings) -> str:
             path=field,
             rule="allow_programs",
         )
+    if settings.allow_programs is not None and inputs.get("pass_env"):
+        raise InputValidationError(
+            "inputs.pass_env: a shell.run allowlist is set, so a task cannot pass on the "
+            "worker's variables (trees come from others: its secrets stay with it)",
+            path="inputs.pass_env",
+            rule="allow_programs",
+        )
     variable = settings.refused_variable(inputs.get("env") or {})
     if variable is not None:
         raise InputValidationError(

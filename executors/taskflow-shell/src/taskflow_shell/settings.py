@@ -8,7 +8,7 @@ against ``argv[0]`` as given and against the program's absolute path (``/bin/sh`
 
 With an allowlist, the program is looked up in the worker's own ``PATH`` (the task's ``env``
 cannot choose another ``PATH``, nor set ``LD_*``/``DYLD_*`` variables that would load other
-code into an allowed program), and run by its absolute path.
+code into an allowed program), and run by its absolute path; ``pass_env`` is refused.
 """
 
 from __future__ import annotations
