@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from taskflow_files import ROOT_VARIABLE
+from taskflow_files import ROOT_VARIABLE, beneath
 
 pytest_plugins = ["taskflow.testing"]
 
@@ -26,3 +26,13 @@ def outside(tmp_path: Path) -> Path:
     directory.mkdir()
     (directory / "secret.txt").write_text("secret")
     return directory
+
+
+@pytest.fixture(params=["openat2", "walk"])
+def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way of opening paths beneath the root: openat2, and the O_NOFOLLOW walk."""
+    if request.param == "walk":
+        monkeypatch.setattr(beneath, "OPENAT2", None)
+    elif beneath.OPENAT2 is None:
+        pytest.skip("openat2 is not available here (the walk is used)")
+    return str(request.param)

@@ -178,8 +178,8 @@ async def test_write_refuses_content_over_the_limit(files: Path) -> None:
 async def test_a_write_that_fails_midway_leaves_the_old_file_whole(
     files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def half_then_crash(out: Any, content: bytes, limit: int, label: str) -> int:
-        await out.write(content[: len(content) // 2])
+    def half_then_crash(out: int, content: bytes, limit: int, label: str) -> int:
+        os.write(out, content[: len(content) // 2])
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(taskflow_files.content, "_fill", half_then_crash)
@@ -311,3 +311,17 @@ async def test_delete(files: Path) -> None:
     assert result == {"path": "tmp", "deleted": False, "type": None}
     (files / "empty").mkdir()
     assert (await ok(DeletePath, {"path": "empty"}))["deleted"] is True
+
+
+def test_safety_settings(sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    declared = {s.name: s.to_dict() for s in ReadFile().safety()}
+    assert declared["root"]["current"] == str(sandbox)
+    assert (declared["allow_hard_links"]["local"], declared["allow_hard_links"]["server"]) == (
+        False,
+        False,
+    )
+    assert declared["follow_symlinks"]["current"] is False
+    monkeypatch.setenv("TASKFLOW_FILES_ALLOW_HARD_LINKS", "yes")
+    assert {s.name: s.current for s in ReadFile().safety()}["allow_hard_links"] is True
+    configured = {s.name: s.current for s in ReadFile(root="/srv", allow_hard_links=False).safety()}
+    assert (configured["root"], configured["allow_hard_links"]) == ("/srv", False)

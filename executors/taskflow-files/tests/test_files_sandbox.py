@@ -1,4 +1,7 @@
-"""Every files executor stays inside its sandbox root: no '..', absolute path or symlink escape."""
+"""Every files executor stays inside its sandbox root: no '..', absolute path or symlink escape.
+
+Symbolic links are never followed, wherever they point: a path through one is refused.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +24,15 @@ from taskflow_files import (
 from taskflow import DefinitionError, ExecutorRegistry, Task, TaskStatus
 from taskflow.testing import run_executor
 
+pytestmark = pytest.mark.usefixtures("resolver")
+
 ESCAPES = [
     "../outside/secret.txt",
     "notes/../../outside/secret.txt",
     "link_to_outside/secret.txt",  # a symlinked directory
     "secret_link",  # a symlinked file
 ]
+THROUGH_A_LINK = "leads through a symbolic link (files tasks never follow links)"
 
 
 @pytest.fixture
@@ -49,7 +55,8 @@ def snapshot(directory: Path) -> dict[str, str]:
 def assert_refused(task: Task, path: str) -> None:
     assert (task.status, task.error_type) == (TaskStatus.FAILED, "SandboxError"), task.error
     assert repr(path) in (task.error or "")
-    assert "leads outside the sandbox root" in (task.error or "")
+    reason = "leads outside the sandbox root" if ".." in path else THROUGH_A_LINK
+    assert reason in (task.error or "")
 
 
 PATH_FIELDS: list[tuple[str, str, dict[str, Any]]] = [
@@ -100,9 +107,9 @@ async def test_move_and_delete_refuse_sources_outside(
 
 async def test_a_symlink_escape_is_named_as_such(attacked: Path) -> None:
     task = await run_executor(WriteFile, {"path": "secret_link", "content": "pwned"})
-    assert task.error == (
-        "inputs.path: 'secret_link' leads outside the sandbox root through a symbolic link"
-    )
+    assert task.error == f"inputs.path: 'secret_link' {THROUGH_A_LINK}"
+    task = await run_executor(ReadFile, {"path": "link_to_outside/secret.txt"})
+    assert task.error == f"inputs.path: 'link_to_outside/secret.txt' {THROUGH_A_LINK}"
 
 
 async def test_deleting_a_link_that_points_outside_deletes_only_the_link(
@@ -130,9 +137,29 @@ async def test_moving_onto_a_link_replaces_the_link(attacked: Path, outside: Pat
     assert snapshot(outside) == {"secret.txt": "secret"}
 
 
-async def test_links_inside_the_sandbox_are_fine(attacked: Path) -> None:
+@pytest.mark.parametrize(
+    ("executor", "inputs"),
+    [
+        ("files.read", {"path": "shortcut"}),
+        ("files.read", {"path": "notes_link/mine.txt"}),
+        ("files.write", {"path": "notes_link/new.txt", "content": "x"}),
+        ("files.list", {"path": "notes_link"}),
+        ("files.copy", {"source": "shortcut", "destination": "copy.txt"}),
+    ],
+)
+async def test_links_inside_the_sandbox_are_refused_too(
+    attacked: Path, executor: str, inputs: dict[str, Any]
+) -> None:
+    # A link that points inside today may point outside tomorrow: none is followed.
     (attacked / "shortcut").symlink_to(attacked / "notes" / "mine.txt")
-    task = await run_executor(ReadFile, {"path": "shortcut"})
+    (attacked / "notes_link").symlink_to("notes", target_is_directory=True)
+    task = await run_executor(_class(executor), inputs)
+    assert (task.error_type, THROUGH_A_LINK in (task.error or "")) == ("SandboxError", True)
+    assert sorted(p.name for p in (attacked / "notes").iterdir()) == ["mine.txt"]
+
+
+async def test_dot_dot_inside_the_root_is_normalised(attacked: Path) -> None:
+    task = await run_executor(ReadFile, {"path": "notes/../notes/./mine.txt"})
     assert task.result == {"path": "notes/mine.txt", "size_bytes": 4, "text": "mine"}
 
 

@@ -77,6 +77,17 @@ async def to_file(request: web.Request) -> web.Response:
     raise web.HTTPFound("file:///etc/passwd")
 
 
+async def redirect_to(request: web.Request) -> web.Response:
+    """Redirects wherever ``?url=`` says (an open redirect, as attackers find them)."""
+    raise web.HTTPFound(request.query["url"])
+
+
+async def internal(request: web.Request) -> web.Response:
+    """What only the inside should see; counts who asked."""
+    request.app[STATE].hits["internal"] += 1
+    return web.Response(text="internal secret")
+
+
 async def endless(request: web.Request) -> web.StreamResponse:
     """A chunked body with no Content-Length that goes on and on."""
     response = web.StreamResponse()
@@ -125,6 +136,8 @@ def make_app(state: ServerState) -> web.Application:
     add("/flaky/{failures}", flaky)
     add("/redirect/{hops}", redirect)
     add("/to-file", to_file)
+    add("/redirect-to", redirect_to)
+    add("/internal", internal)
     add("/endless", endless)
     add("/slow", slow)
     app.router.add_route("*", "/echo", echo)

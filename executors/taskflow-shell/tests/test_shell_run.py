@@ -8,8 +8,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
+from shell_support import assert_gone, is_gone
 from taskflow_shell import ShellRun
 
 from taskflow import Task, TaskManager, TaskStatus
@@ -31,23 +31,6 @@ SPAWNER = textwrap.dedent(
 
 async def run(inputs: dict[str, Any], **options: Any) -> Task:
     return await run_executor(ShellRun, inputs, **options)
-
-
-def _is_gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-async def assert_gone(pid: int) -> None:
-    """The process ends within 5 s (a SIGKILLed process may take a moment to be reaped)."""
-    for _ in range(100):
-        if _is_gone(pid):
-            return
-        await asyncio.sleep(0.05)
-    psutil.Process(pid).kill()  # do not leave it behind
-    raise AssertionError(f"process {pid} is still running")
 
 
 async def test_contract() -> None:
@@ -170,7 +153,7 @@ async def test_cancel_kills_the_whole_process_group(task_manager: TaskManager) -
     )
     tree_id = await task_manager.start(tree)
     grandchild = await asyncio.wait_for(_first_log_line(task_manager, tree_id), 10)
-    assert not _is_gone(grandchild)
+    assert not is_gone(grandchild)
     await task_manager.cancel(tree_id, "enough")
     final = (await asyncio.wait_for(task_manager.wait(tree_id), 10)).task
     assert (final.status, final.error) == (S.CANCELLED, "enough")
@@ -194,16 +177,16 @@ async def test_stdin_is_written_or_closed() -> None:
     assert task.status is S.COMPLETED  # stdin is /dev/null: cat does not wait for input
 
 
-async def test_env_and_cwd(tmp_path: Path) -> None:
+async def test_env_and_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/worker")
     inputs = {
         "argv": ["sh", "-c", 'echo "$GREETING-$HOME"; pwd'],
         "env": {"GREETING": "hi"},
-        "inherit_env": False,
         "cwd": str(tmp_path),
     }
     task = await run(inputs)
     assert task.result is not None
-    assert task.result["stdout"] == f"hi-\n{tmp_path}\n"
+    assert task.result["stdout"] == f"hi-/home/worker\n{tmp_path}\n"
 
 
 @pytest.mark.parametrize(

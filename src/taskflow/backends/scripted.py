@@ -134,7 +134,9 @@ class ScriptedBackend(ExecutionBackend):
         loop = asyncio.get_running_loop()
         delay = entry[0].cancel_grace if grace is None else grace
         if entry[0].key in self.ignore_cancel:
-            forced = Outcome(TaskStatus.CANCELLED, error=FORCED_STOP, error_type=ErrorType.CANCELLED)
+            forced = Outcome(
+                TaskStatus.CANCELLED, error=FORCED_STOP, error_type=ErrorType.CANCELLED
+            )
             loop.call_later(max(delay, 0), self._end, dispatch_id, forced)
             return
         error = FORCED_STOP if delay <= 0 else reason

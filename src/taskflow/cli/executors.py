@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -34,7 +35,37 @@ def describe(info: ExecutorInfo) -> dict[str, object]:
         "retry_policy": info.cls.retry_policy.to_dict() if info.cls.retry_policy else None,
         "input_schema": dict(info.input_schema),
         "output_schema": dict(info.output_schema) if info.output_schema is not None else None,
+        "safety": safety_settings(info),
     }
+
+
+def safety_settings(info: ExecutorInfo) -> list[dict[str, Any]]:
+    """The executor's safety settings (`ExecutableTask.safety`), as JSON."""
+    try:
+        executor = info.create()
+    except TypeError:  # a class that does not implement execute() yet: nothing to declare
+        return []
+    return [setting.to_dict() for setting in executor.safety()]
+
+
+def _safety_table(settings: list[dict[str, Any]]) -> Table:
+    """The safety settings: defaults under the CLI (local) and the server, and now."""
+    table = Table(box=None, header_style="bold")
+    for column in ("SETTING", "LOCAL (CLI)", "SERVER", "NOW", "ENVIRONMENT"):
+        table.add_column(column, overflow="fold")
+    for setting in settings:
+        table.add_row(
+            setting["name"],
+            _shown(setting["local"]),
+            _shown(setting["server"]),
+            _shown(setting["current"]),
+            setting["env"] or "",
+        )
+    return table
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
 
 
 @click.group()
@@ -68,7 +99,7 @@ def list_executors(imports: tuple[str, ...], as_json: bool) -> None:
 @imports_option
 @json_option
 def show(executor_id: str, imports: tuple[str, ...], as_json: bool) -> None:
-    """Description, input and output schemas, and origin of one executor."""
+    """Description, origin, safety settings, input and output schemas of one executor."""
     import_modules(imports)
     registry = get_registry()
     info = registry.get(executor_id)
@@ -92,6 +123,14 @@ def show(executor_id: str, imports: tuple[str, ...], as_json: bool) -> None:
         "retry_policy",
     ):
         stdout.print(f"{name:>16}  {data[name]}", markup=False)
+    safety: list[dict[str, Any]] = data["safety"]  # type: ignore[assignment]
+    if safety:
+        stdout.print(
+            "safety settings (trust profiles: local for the CLI, server for taskflow serve):"
+        )
+        stdout.print(_safety_table(safety), markup=False)
+        for setting in safety:
+            stdout.print(f"  {setting['name']}: {setting['description']}", markup=False)
     for name in ("input_schema", "output_schema"):
         stdout.print(f"{name}:", markup=False)
         stdout.print(json.dumps(data[name], indent=2), markup=False)

@@ -1,4 +1,4 @@
-"""Executors: the interface, the registry, plugin discovery and the built-in executors."""
+"""Executors: the interface, the registry, plugin discovery, the built-in executors, trust."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ from taskflow.executors.registry import (
     registered,
 )
 from taskflow.executors.signals import Retry, TaskCtl, TaskSignal
+from taskflow.executors.trust import (
+    SafetySetting,
+    TrustProfile,
+    TrustSettings,
+    trust_settings,
+    use_trust,
+)
 
 for _executor in BUILTIN_EXECUTORS:
     get_registry().register(_executor, source="built-in")
@@ -30,8 +37,11 @@ __all__ = [
     "ExecutorRegistry",
     "Outcome",
     "Retry",
+    "SafetySetting",
     "TaskCtl",
     "TaskSignal",
+    "TrustProfile",
+    "TrustSettings",
     "check_literal_inputs",
     "check_tasks",
     "current_context",
@@ -40,4 +50,6 @@ __all__ = [
     "invoke",
     "judge_result",
     "registered",
+    "trust_settings",
+    "use_trust",
 ]

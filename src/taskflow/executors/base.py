@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskflow.executors import models as pydantic_models
 from taskflow.executors.context import ExecutionContext, current_context
+from taskflow.executors.trust import SafetySetting
 from taskflow.models import RetryPolicy
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ class ExecutableTask(abc.ABC):
     describe the executor (their defaults are derived from the class name and docstring,
     and accept any object as inputs). Optionally implement ``async def cancel(self) -> dict``:
     it is called when a running task is cancelled, and what it returns is kept as the
-    task's partial result.
+    task's partial result. Executors that can touch the world beyond their inputs override
+    `check_inputs` (refuse what the settings forbid) and `safety` (declare those settings).
 
     A registered *class* gets a fresh instance per task, so instance attributes are per run.
     A registered *instance* is shared by all tasks: keep run state in `context`.
@@ -98,6 +100,25 @@ class ExecutableTask(abc.ABC):
         if self.output_model is not None:
             return pydantic_models.output_schema(self.output_model)
         return None
+
+    def check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Refuse inputs that the schema allows but the executor's settings do not.
+
+        Called with schema-checked inputs (defaults filled in): when a tree is checked
+        (``create_tree``, ``taskflow validate``) for inputs without references, and again
+        right before every run. The default accepts everything.
+
+        Raises:
+            InputValidationError: naming the field (``path``) and the setting (``rule``).
+        """
+        return
+
+    def safety(self) -> Sequence[SafetySetting]:
+        """The executor's safety settings, their defaults per trust profile and current values.
+
+        ``taskflow executors show`` lists them. The default: none.
+        """
+        return ()
 
 
 class BaseTask(ExecutableTask):

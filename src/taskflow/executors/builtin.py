@@ -6,10 +6,17 @@ import asyncio
 import contextlib
 import importlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from taskflow.exceptions import InputValidationError
 from taskflow.executors.base import BaseTask
+from taskflow.executors.trust import (
+    PYTHON_CALL_ALLOW_VARIABLE,
+    SafetySetting,
+    TrustSettings,
+    trust_settings,
+)
 
 
 class Noop(BaseTask):
@@ -92,7 +99,14 @@ class Aggregate(BaseTask):
 
 
 class PythonCall(BaseTask):
-    """Calls an importable function (sync or async) with the given arguments."""
+    """Calls an importable function (sync or async) with the given arguments.
+
+    What it may call depends on the trust settings (`taskflow.executors.trust`): anything
+    under the ``local`` profile unless an allowlist is set, only what the allowlist
+    (``$TASKFLOW_PYTHON_CALL_ALLOW``) names under ``server``. A function outside it is refused
+    before anything is imported, and the function found must be defined under an allowed name
+    too (``mymodule:os.system`` does not pass for ``mymodule:*``).
+    """
 
     id = "python.call"
     name = "Python call"
@@ -115,18 +129,80 @@ class PythonCall(BaseTask):
         "description": "The returned dict, or {'value': returned} for anything else.",
     }
 
+    def check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Refuse a function that the ``python.call`` allowlist does not name."""
+        _check_allowed(inputs["function"], trust_settings(), found=None)
+
+    def safety(self) -> Sequence[SafetySetting]:
+        """The allowlist of callables, per trust profile."""
+        local = TrustSettings.from_environment("local", environ={})
+        server = TrustSettings.from_environment("server", environ={})
+        return [
+            SafetySetting(
+                name="python_call_allow",
+                description=(
+                    "module:function patterns python.call may call (null: anything; []: nothing)"
+                ),
+                local=_listed(local.python_call_allow),
+                server=_listed(server.python_call_allow),
+                current=_listed(trust_settings().python_call_allow),
+                env=PYTHON_CALL_ALLOW_VARIABLE,
+            )
+        ]
+
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Import and call the function; a sync one runs in a worker thread."""
-        module_name, _, qualname = inputs["function"].partition(":")
+        function = inputs["function"]
+        module_name, _, qualname = function.partition(":")
         target: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
             target = getattr(target, part)
+        _check_allowed(function, trust_settings(), found=target)
         args, kwargs = inputs["args"], inputs["kwargs"]
         if inspect.iscoroutinefunction(target):
             value = await target(*args, **kwargs)
         else:
             value = await asyncio.to_thread(target, *args, **kwargs)
         return value if isinstance(value, dict) else {"value": value}
+
+
+def _check_allowed(function: str, settings: TrustSettings, *, found: Any) -> None:
+    """Raise `InputValidationError` unless ``function`` (and what it named) is allowed.
+
+    ``found`` is the object the name led to, once imported: its own module and qualified name
+    must be allowed too, so that an allowed module's imports are not a way around the list.
+    """
+    patterns = settings.python_call_allow
+    if patterns is None:
+        return
+    names = [function]
+    defined = _defined_name(found) if found is not None else None
+    if defined is not None and defined != function:
+        names.append(defined)
+    for name in names:
+        if not settings.allows_call(name):
+            shown = repr(function) if name == function else f"{function!r} (that is {name!r})"
+            allowed = ", ".join(patterns) or "nothing"
+            raise InputValidationError(
+                f"inputs.function: {shown} is not allowed by the python.call allowlist "
+                f"(${PYTHON_CALL_ALLOW_VARIABLE}, trust profile {settings.profile.value}: "
+                f"{allowed})",
+                path="inputs.function",
+                rule="python_call_allow",
+            )
+
+
+def _defined_name(target: Any) -> str | None:
+    """``module:qualname`` where ``target`` was defined, if it says."""
+    module = getattr(target, "__module__", None)
+    qualname = getattr(target, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str):
+        return f"{module}:{qualname}"
+    return None
+
+
+def _listed(patterns: tuple[str, ...] | None) -> list[str] | None:
+    return None if patterns is None else list(patterns)
 
 
 class WaitSignal(BaseTask):

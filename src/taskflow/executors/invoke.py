@@ -140,6 +140,8 @@ async def invoke(
 ) -> Outcome:
     """Validate ``inputs`` against the executor's schema, run it in ``context``, judge the result.
 
+    Checked inputs also go through the executor's `ExecutableTask.check_inputs` before it runs.
+
     Never raises for an executor's failure: every error becomes a failed `Outcome` — including
     ``BaseException``s raised inside the executor (``SystemExit`` from ``sys.exit``,
     ``KeyboardInterrupt``, ``GeneratorExit``), which must not take the process down — and
@@ -154,7 +156,9 @@ async def invoke(
         return Outcome(TaskStatus.FAILED, error=str(exc), error_type=ErrorType.INPUT_VALIDATION)
     token = set_context(context)
     try:
-        returned = (executor or info.create()).execute(checked)
+        runner = executor or info.create()
+        runner.check_inputs(checked)  # the settings may refuse what references brought in
+        returned = runner.execute(checked)
         if inspect.isasyncgen(returned):
             return await drive_signals(returned, context)
         return judge_result(await returned, task_id=context.task_id)

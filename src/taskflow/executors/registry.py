@@ -76,6 +76,11 @@ class ExecutorInfo:
         """Whether an interrupted run may be repeated on resume."""
         return self.cls.rerun_safe
 
+    @property
+    def checks_inputs(self) -> bool:
+        """Whether the executor checks inputs beyond its schema (`ExecutableTask.check_inputs`)."""
+        return self.cls.check_inputs is not ExecutableTask.check_inputs
+
     def create(self) -> ExecutableTask:
         """The instance that runs one task: the shared one, or a fresh one of the class.
 
@@ -298,8 +303,9 @@ def registered(
 def check_literal_inputs(tasks: Iterable[Task], registry: ExecutorRegistry) -> None:
     """Validate every task's inputs that hold no reference against its executor's schema.
 
-    Inputs with ``${...}`` references are checked just before the task runs instead, once the
-    references are resolved.
+    They are also given to the executor's `ExecutableTask.check_inputs` (its settings, e.g.
+    an allowlist). Inputs with ``${...}`` references are checked just before the task runs
+    instead, once the references are resolved.
 
     Raises:
         DefinitionError: naming the task, the field path and the rule.
@@ -309,7 +315,9 @@ def check_literal_inputs(tasks: Iterable[Task], registry: ExecutorRegistry) -> N
         if info is None or needs_resolution(task.inputs):
             continue
         try:
-            info.validator.validate(task.inputs, task_id=task.id)
+            checked = info.validator.validate(task.inputs, task_id=task.id)
+            if info.checks_inputs:
+                info.create().check_inputs(checked)
         except InputValidationError as exc:
             raise DefinitionError(str(exc), task=task.key) from exc
 

@@ -68,7 +68,9 @@ def test_a_requested_cancel_wins_over_a_failure() -> None:
 
 def test_a_requested_cancel_keeps_what_the_attempt_returned_as_a_partial_result() -> None:
     done = Outcome(S.COMPLETED, result={"rows": 10})
-    decision = decide(attempted(), done, now=NOW, cancel=CancelRequest("enough", "DeadlineExceeded"))
+    decision = decide(
+        attempted(), done, now=NOW, cancel=CancelRequest("enough", "DeadlineExceeded")
+    )
     assert (decision.status, decision.result, decision.error_type) == (
         S.CANCELLED,
         {"rows": 10},

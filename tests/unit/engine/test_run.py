@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import S, Make, scripted, until, work  # type: ignore[import-not-found]
 
+from conftest import Make, S, scripted, until, work  # type: ignore[import-not-found]
 from taskflow import LeaseLost, StorageError, TreeStatus
 from taskflow.backends.scripted import DONE, HOLD, WaitFor
 from taskflow.events import EventType
@@ -198,7 +198,11 @@ async def test_stop_all_says_how_many_attempts_it_stopped(make_engine: Make) -> 
     tree = await engine.task_repository.require_tree(tree_id)
     assert (tree.status, tree.lease.owner) == (TreeStatus.IN_PROGRESS, None)  # resumable
     tasks = await engine.task_repository.get_tree_tasks(tree_id)
-    assert {t.key: t.status for t in tasks} == {"root": S.IN_PROGRESS, "a": S.PENDING, "b": S.PENDING}
+    assert {t.key: t.status for t in tasks} == {
+        "root": S.IN_PROGRESS,
+        "a": S.PENDING,
+        "b": S.PENDING,
+    }
 
 
 async def test_a_manager_that_lost_its_lease_stops_and_writes_nothing_more(

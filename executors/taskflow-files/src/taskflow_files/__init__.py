@@ -1,9 +1,11 @@
-"""taskflow-files: executors for the files of one sandbox directory, on aiofiles.
+"""taskflow-files: executors for the files of one sandbox directory.
 
 ``files.read``, ``files.write``, ``files.append``, ``files.list``, ``files.copy``,
-``files.move`` and ``files.delete`` work inside a sandbox root, and nowhere else. Installing
-the package registers them through the ``taskflow.executors`` entry point; their root is then
-``$TASKFLOW_FILES_ROOT``. `register_sandbox` registers them configured with a root instead.
+``files.move`` and ``files.delete`` work inside a sandbox root, and nowhere else: every path
+is opened relative to a descriptor of the root, never through a symbolic link (see
+`taskflow_files.sandbox`). Installing the package registers them through the
+``taskflow.executors`` entry point; their root is then ``$TASKFLOW_FILES_ROOT``.
+`register_sandbox` registers them configured with a root instead.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from taskflow import ExecutorInfo, ExecutorRegistry, get_registry
 from taskflow_files.base import FilesTask
 from taskflow_files.manage import CopyFile, DeletePath, MoveFile
 from taskflow_files.read import ListDirectory, ReadFile
-from taskflow_files.sandbox import ROOT_VARIABLE, FilesError, FileTooLarge, Sandbox, SandboxError
+from taskflow_files.sandbox import (
+    ALLOW_HARD_LINKS_VARIABLE,
+    ROOT_VARIABLE,
+    FilesError,
+    FileTooLarge,
+    Sandbox,
+    SandboxError,
+)
 from taskflow_files.write import AppendFile, WriteFile
 
 EXECUTORS: tuple[type[FilesTask], ...] = (
@@ -29,7 +38,10 @@ EXECUTORS: tuple[type[FilesTask], ...] = (
 
 
 def register_sandbox(
-    root: str | os.PathLike[str], *, registry: ExecutorRegistry | None = None
+    root: str | os.PathLike[str],
+    *,
+    allow_hard_links: bool | None = None,
+    registry: ExecutorRegistry | None = None,
 ) -> list[ExecutorInfo]:
     """Register every files executor configured to work inside ``root``.
 
@@ -38,17 +50,20 @@ def register_sandbox(
 
     Args:
         root: The sandbox root directory; it must exist.
+        allow_hard_links: Accept files with several hard links (default:
+            ``$TASKFLOW_FILES_ALLOW_HARD_LINKS``, else refused).
         registry: Where to register them (default: the process-wide registry).
 
     Raises:
         SandboxError: ``root`` is not a directory.
     """
-    Sandbox(root)  # fail now, not at the first task
+    Sandbox(root, allow_hard_links=allow_hard_links)  # fail now, not at the first task
     target = registry or get_registry()
-    return [target.register(cls(root=root)) for cls in EXECUTORS]
+    return [target.register(cls(root=root, allow_hard_links=allow_hard_links)) for cls in EXECUTORS]
 
 
 __all__ = [
+    "ALLOW_HARD_LINKS_VARIABLE",
     "EXECUTORS",
     "ROOT_VARIABLE",
     "AppendFile",

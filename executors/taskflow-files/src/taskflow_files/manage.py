@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import shutil
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
-
-import aiofiles.os
 
 from taskflow_files.base import (
     MAKE_PARENTS_PROPERTY,
@@ -20,9 +18,9 @@ from taskflow_files.base import (
     max_bytes_property,
     path_property,
 )
-from taskflow_files.content import write_atomically
-from taskflow_files.sandbox import FilesError, FileTooLarge, Sandbox, lexists, os_errors
-from taskflow_files.write import file_target
+from taskflow_files.content import kind, lstat_at, open_regular, write_atomically
+from taskflow_files.sandbox import FilesError, FileTooLarge, Sandbox, SandboxPath, os_errors
+from taskflow_files.write import check_destination
 
 DEFAULT_MAX_COPY_BYTES = 100 * 1024 * 1024
 TWO_PATHS_OUTPUT: dict[str, Any] = {
@@ -53,22 +51,6 @@ def _two_paths_schema(action: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def _destination(
-    sandbox: Sandbox, inputs: Mapping[str, Any], *, follow_symlink: bool = True
-) -> Path:
-    path = inputs["destination"]
-    target, exists = await file_target(
-        sandbox,
-        path,
-        field="inputs.destination",
-        make_parents=inputs["make_parents"],
-        follow_symlink=follow_symlink,
-    )
-    if exists and not inputs["overwrite"]:
-        raise FilesError(f"inputs.destination: {path!r} already exists (set overwrite: true)")
-    return target
-
-
 class CopyFile(FilesTask):
     """Copies a file within the sandbox; the copy appears atomically."""
 
@@ -92,24 +74,39 @@ class CopyFile(FilesTask):
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Copy the source's content to a temporary file, then move it over the destination."""
         sandbox = self.sandbox
-        path, limit = inputs["source"], inputs["max_bytes"]
-        source = sandbox.resolve(path, field="inputs.source")
-        with os_errors("inputs.source", path):
-            if not await aiofiles.os.path.isfile(source):
-                raise FilesError(f"inputs.source: {path!r} is not a file")
-            size = (await aiofiles.os.stat(source)).st_size
-        if size > limit:
-            raise FileTooLarge(f"inputs.source: {path!r} is {size} bytes, over max_bytes ({limit})")
-        destination = await _destination(sandbox, inputs)
-        with os_errors("inputs.destination", inputs["destination"]):
-            written = await write_atomically(
-                destination, source, limit=limit, label=f"inputs.source: {path!r}"
-            )
+        source = sandbox.path(inputs["source"], field="inputs.source")
+        destination = sandbox.path(inputs["destination"], field="inputs.destination")
+        written = await asyncio.to_thread(_copy, sandbox, source, destination, inputs)
         return {
-            "source": sandbox.relative(source),
-            "destination": sandbox.relative(destination),
+            "source": source.relative,
+            "destination": destination.relative,
             "size_bytes": written,
         }
+
+
+def _copy(
+    sandbox: Sandbox, source: SandboxPath, destination: SandboxPath, inputs: Mapping[str, Any]
+) -> int:
+    limit = inputs["max_bytes"]
+    with os_errors(source.field, source.given), sandbox.parent(source) as directory:
+        if source.is_root:
+            raise IsADirectoryError(errno.EISDIR, "is a directory", source.given)
+        try:
+            fd = open_regular(
+                directory, source, os.O_RDONLY, allow_hard_links=sandbox.allow_hard_links
+            )
+        except IsADirectoryError:
+            raise FilesError(f"{source.label} is not a file") from None
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            raise FileTooLarge(f"{source.label} is {size} bytes, over max_bytes ({limit})")
+        with sandbox.parent(destination, make_parents=inputs["make_parents"]) as directory:
+            check_destination(directory, destination, overwrite=inputs["overwrite"])
+            with os_errors(destination.field, destination.given):
+                return write_atomically(directory, destination, fd, limit=limit, label=source.label)
+    finally:
+        os.close(fd)
 
 
 class MoveFile(FilesTask):
@@ -124,18 +121,38 @@ class MoveFile(FilesTask):
     output_schema: ClassVar[Mapping[str, Any] | None] = TWO_PATHS_OUTPUT
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Rename the source to the destination (``os.replace``: atomic on one filesystem)."""
+        """Rename the source to the destination (atomic on one filesystem)."""
         sandbox = self.sandbox
-        path = inputs["source"]
-        source = sandbox.resolve(path, field="inputs.source", follow_symlink=False)
-        if source == sandbox.root:
+        source = sandbox.path(inputs["source"], field="inputs.source")
+        destination = sandbox.path(inputs["destination"], field="inputs.destination")
+        if source.is_root:
             raise FilesError("inputs.source: the sandbox root cannot be moved")
-        if not await lexists(source):
-            raise FilesError(f"inputs.source: {path!r} does not exist")
-        destination = await _destination(sandbox, inputs, follow_symlink=False)
-        with os_errors("inputs.destination", inputs["destination"]):
-            await aiofiles.os.replace(source, destination)
-        return {"source": sandbox.relative(source), "destination": sandbox.relative(destination)}
+        await asyncio.to_thread(_move, sandbox, source, destination, inputs)
+        return {"source": source.relative, "destination": destination.relative}
+
+
+def _move(
+    sandbox: Sandbox, source: SandboxPath, destination: SandboxPath, inputs: Mapping[str, Any]
+) -> None:
+    """``renameat`` from the source's directory to the destination's: no path is followed."""
+    with os_errors(source.field, source.given), sandbox.parent(source) as source_directory:
+        status = lstat_at(source_directory, source.name)
+        if status is None:
+            raise FilesError(f"{source.label} does not exist")
+        if kind(status) == "other":
+            raise FilesError(f"{source.label} is not a file, a directory or a symbolic link")
+        make_parents = inputs["make_parents"]
+        with sandbox.parent(destination, make_parents=make_parents) as directory:
+            check_destination(
+                directory, destination, overwrite=inputs["overwrite"], replace_link=True
+            )
+            with os_errors(destination.field, destination.given):
+                os.rename(
+                    source.name,
+                    destination.name,
+                    src_dir_fd=source_directory,
+                    dst_dir_fd=directory,
+                )
 
 
 class DeletePath(FilesTask):
@@ -180,37 +197,43 @@ class DeletePath(FilesTask):
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Delete it; a directory only if empty, or with ``recursive``."""
         sandbox = self.sandbox
-        path = inputs["path"]
-        target = sandbox.resolve(path, field="inputs.path", follow_symlink=False)
-        if target == sandbox.root:
+        target = sandbox.path(inputs["path"], field="inputs.path")
+        if target.is_root:
             raise FilesError("inputs.path: the sandbox root cannot be deleted")
-        kind = await _kind(target)
-        if kind is None and not inputs["missing_ok"]:
-            raise FilesError(f"inputs.path: {path!r} does not exist (set missing_ok: true)")
-        with os_errors("inputs.path", path):
-            if kind == "directory" and inputs["recursive"]:
-                await asyncio.to_thread(shutil.rmtree, target)  # removes links, never follows
-            elif kind == "directory":
-                await _remove_empty_directory(target, path)
-            elif kind is not None:
-                await aiofiles.os.remove(target)
-        return {"path": sandbox.relative(target), "deleted": kind is not None, "type": kind}
+        found = await asyncio.to_thread(_delete, sandbox, target, inputs)
+        return {"path": target.relative, "deleted": found is not None, "type": found}
 
 
-async def _kind(target: Path) -> str | None:
-    if await aiofiles.os.path.islink(target):
-        return "symlink"
-    if await aiofiles.os.path.isdir(target):
-        return "directory"
-    return "file" if await lexists(target) else None
-
-
-async def _remove_empty_directory(target: Path, path: str) -> None:
+def _delete(sandbox: Sandbox, target: SandboxPath, inputs: Mapping[str, Any]) -> str | None:
+    """Unlink (or remove) the name in its directory's descriptor: a link itself, never what it
+    points to; ``shutil.rmtree`` with ``dir_fd`` never follows links either."""
     try:
-        await aiofiles.os.rmdir(target)
-    except OSError as exc:
-        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-            raise
-        raise FilesError(
-            f"inputs.path: {path!r} is a directory that is not empty (set recursive: true)"
-        ) from exc
+        with sandbox.parent(target) as directory:
+            status = lstat_at(directory, target.name)
+            found = kind(status) if status is not None else None
+            if found == "other":
+                raise FilesError(f"{target.label} is not a file, a directory or a symbolic link")
+            if found is not None:
+                with os_errors(target.field, target.given):
+                    _remove(directory, target, found, recursive=inputs["recursive"])
+    except FileNotFoundError:
+        found = None  # a missing parent: nothing to delete either
+    if found is None and not inputs["missing_ok"]:
+        raise FilesError(f"{target.label} does not exist (set missing_ok: true)")
+    return found
+
+
+def _remove(directory: int, target: SandboxPath, found: str, *, recursive: bool) -> None:
+    if found != "directory":
+        os.unlink(target.name, dir_fd=directory)
+    elif recursive:
+        shutil.rmtree(target.name, dir_fd=directory)
+    else:
+        try:
+            os.rmdir(target.name, dir_fd=directory)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            raise FilesError(
+                f"{target.label} is a directory that is not empty (set recursive: true)"
+            ) from exc

@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import errno
 import fnmatch
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
-
-import aiofiles.os
 
 from taskflow_files.base import (
     ENCODING_PROPERTY,
@@ -23,8 +21,9 @@ from taskflow_files.base import (
     max_bytes_property,
     path_property,
 )
-from taskflow_files.content import read_limited
-from taskflow_files.sandbox import FilesError, Sandbox, os_errors
+from taskflow_files.beneath import DIRECTORY_FLAGS, open_beneath
+from taskflow_files.content import kind, lstat_at, read_limited
+from taskflow_files.sandbox import FilesError, Sandbox, SandboxPath, os_errors, symlink_refused
 
 DEFAULT_MAX_ENTRIES = 1000
 
@@ -71,14 +70,20 @@ class ReadFile(FilesTask):
         sandbox = self.sandbox
         encoding = check_encoding(inputs["encoding"])
         path = inputs["path"]
-        target = sandbox.resolve(path, field="inputs.path")
-        with os_errors("inputs.path", path):
-            data = await read_limited(target, inputs["max_bytes"], f"inputs.path: {path!r}")
+        target = sandbox.path(path, field="inputs.path")
+        data = await asyncio.to_thread(_read, sandbox, target, inputs["max_bytes"])
         return {
-            "path": sandbox.relative(target),
+            "path": target.relative,
             "size_bytes": len(data),
             **_decode(data, inputs["format"], encoding, path),
         }
+
+
+def _read(sandbox: Sandbox, target: SandboxPath, limit: int) -> bytes:
+    with os_errors(target.field, target.given), sandbox.parent(target) as directory:
+        if target.is_root:
+            raise IsADirectoryError(errno.EISDIR, "is a directory", target.given)
+        return read_limited(directory, target, limit, allow_hard_links=sandbox.allow_hard_links)
 
 
 def _decode(data: bytes, form: str, encoding: str, path: str) -> dict[str, Any]:
@@ -163,39 +168,86 @@ class ListDirectory(FilesTask):
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """List the entries (breadth first, up to ``max_entries``), sorted by path."""
         sandbox = self.sandbox
-        directory = sandbox.resolve(inputs["path"], field="inputs.path")
-        if await aiofiles.os.path.isfile(directory):
-            raise FilesError(f"inputs.path: {inputs['path']!r} is a file, not a directory")
-        with os_errors("inputs.path", inputs["path"]):
-            entries, truncated = await asyncio.to_thread(_walk, sandbox, directory, inputs)
+        directory = sandbox.path(inputs["path"], field="inputs.path")
+        entries, truncated = await asyncio.to_thread(_list, sandbox, directory, inputs)
         return {
-            "path": sandbox.relative(directory),
+            "path": directory.relative,
             "entries": sorted(entries, key=lambda entry: entry["path"]),
             "truncated": truncated,
         }
 
 
-def _walk(
-    sandbox: Sandbox, directory: Path, inputs: Mapping[str, Any]
+def _list(
+    sandbox: Sandbox, directory: SandboxPath, inputs: Mapping[str, Any]
 ) -> tuple[list[dict[str, Any]], bool]:
+    with os_errors(directory.field, directory.given):
+        with sandbox.parent(directory) as parent:
+            if not directory.is_root:
+                _check_directory(parent, directory)
+        with sandbox.root_descriptor() as root:
+            return _walk(root, directory.parts, inputs)
+
+
+def _check_directory(parent: int, directory: SandboxPath) -> None:
+    status = lstat_at(parent, directory.name)
+    found = kind(status) if status is not None else None
+    if found is None:
+        raise FileNotFoundError(errno.ENOENT, "does not exist", directory.given)
+    if found == "symlink":
+        raise symlink_refused(directory.field, directory.given)
+    if found != "directory":
+        raise FilesError(f"{directory.label} is a file, not a directory")
+
+
+def _walk(
+    root: int, start: tuple[str, ...], inputs: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], bool]:
+    """Breadth first from ``start``; each directory is opened beneath the root, without links."""
     entries: list[dict[str, Any]] = []
-    pending = collections.deque([directory])
+    pending = collections.deque([start])
     while pending:
-        with os.scandir(pending.popleft()) as found:
-            for entry in sorted(found, key=lambda item: item.name):
-                if entry.name.startswith(".") and not inputs["include_hidden"]:
-                    continue
-                kind = _kind(entry)
-                if kind == "directory" and inputs["recursive"]:
-                    pending.append(Path(entry.path))
-                if not fnmatch.fnmatchcase(entry.name, inputs["pattern"]):
-                    continue
-                if len(entries) == inputs["max_entries"]:
-                    return entries, True
-                size = entry.stat(follow_symlinks=False).st_size if kind == "file" else None
-                path = sandbox.relative(Path(entry.path))
-                entries.append({"path": path, "type": kind, "size_bytes": size})
+        parts = pending.popleft()
+        try:
+            fd = open_beneath(root, parts, DIRECTORY_FLAGS)
+        except OSError:
+            if parts == start:
+                raise
+            continue  # gone, or swapped for a link, since it was listed: skip it
+        try:
+            with os.scandir(fd) as found:
+                listed = sorted(found, key=lambda item: item.name)
+            if _take(listed, parts, inputs, entries, pending):
+                return entries, True
+        finally:
+            os.close(fd)
     return entries, False
+
+
+def _take(
+    listed: list[os.DirEntry[str]],
+    parts: tuple[str, ...],
+    inputs: Mapping[str, Any],
+    entries: list[dict[str, Any]],
+    pending: collections.deque[tuple[str, ...]],
+) -> bool:
+    """Add the entries of one directory that match; True when ``max_entries`` stopped it."""
+    for entry in listed:
+        if entry.name.startswith(".") and not inputs["include_hidden"]:
+            continue
+        entry_kind = _kind(entry)
+        if entry_kind == "directory" and inputs["recursive"]:
+            pending.append((*parts, entry.name))
+        if not fnmatch.fnmatchcase(entry.name, inputs["pattern"]):
+            continue
+        if len(entries) == inputs["max_entries"]:
+            return True
+        entries.append(_entry(entry, entry_kind, parts))
+    return False
+
+
+def _entry(entry: os.DirEntry[str], entry_kind: str, parts: tuple[str, ...]) -> dict[str, Any]:
+    size = entry.stat(follow_symlinks=False).st_size if entry_kind == "file" else None
+    return {"path": "/".join((*parts, entry.name)), "type": entry_kind, "size_bytes": size}
 
 
 def _kind(entry: os.DirEntry[str]) -> str:

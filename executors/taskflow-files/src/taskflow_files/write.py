@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
-
-import aiofiles.os
 
 from taskflow_files.base import (
     ENCODING_PROPERTY,
@@ -19,32 +17,49 @@ from taskflow_files.base import (
     max_bytes_property,
     path_property,
 )
-from taskflow_files.content import append, write_atomically
-from taskflow_files.sandbox import FilesError, FileTooLarge, Sandbox, lexists, os_errors
+from taskflow_files.content import append, kind, lstat_at, write_atomically
+from taskflow_files.sandbox import (
+    FilesError,
+    Sandbox,
+    SandboxPath,
+    os_errors,
+    symlink_refused,
+)
 
 DEFAULT_MAX_APPEND_FILE_BYTES = 100 * 1024 * 1024
 
 
-async def file_target(
-    sandbox: Sandbox, path: str, *, field: str, make_parents: bool, follow_symlink: bool = True
-) -> tuple[Path, bool]:
-    """The real path to write ``path`` to, its directory made if asked; and whether it exists.
+def check_destination(
+    directory: int, target: SandboxPath, *, overwrite: bool, replace_link: bool = False
+) -> bool:
+    """Whether something is at ``target`` (in its parent ``directory``) that may be replaced.
+
+    Args:
+        directory: The descriptor of the target's parent.
+        target: Where to write.
+        overwrite: Whether an existing file may be replaced.
+        replace_link: Whether a symbolic link there may be replaced (the link itself: a move).
 
     Raises:
-        SandboxError: the path leads outside the sandbox.
-        FilesError: it names the root or a directory, or its directory is missing.
+        FilesError: it is the root or a directory, not a regular file, or exists and
+            ``overwrite`` is false.
+        SandboxError: it is a symbolic link (and ``replace_link`` is false).
     """
-    target = sandbox.resolve(path, field=field, follow_symlink=follow_symlink)
-    if target == sandbox.root or await aiofiles.os.path.isdir(target):
-        raise FilesError(f"{field}: {path!r} is a directory, not a file")
-    if not await aiofiles.os.path.isdir(target.parent):
-        if not make_parents:
-            raise FilesError(
-                f"{field}: the directory of {path!r} does not exist (set make_parents: true)"
-            )
-        with os_errors(field, path):
-            await aiofiles.os.makedirs(target.parent, exist_ok=True)
-    return target, await lexists(target)
+    if target.is_root:
+        raise FilesError(f"{target.label} is a directory, not a file")
+    status = lstat_at(directory, target.name)
+    if status is None:
+        return False
+    found = kind(status)
+    if found == "directory":
+        raise FilesError(f"{target.label} is a directory, not a file")
+    if found == "symlink" and not replace_link:
+        raise symlink_refused(target.field, target.given)
+    if found == "other":
+        raise FilesError(f"{target.label} is not a regular file")
+    if not overwrite:
+        raise FilesError(f"{target.label} already exists (set overwrite: true)")
+    return True
 
 
 class WriteFile(FilesTask):
@@ -92,17 +107,21 @@ class WriteFile(FilesTask):
         """Write the content to a temporary file, then move it over the target."""
         sandbox = self.sandbox
         data = _content(inputs).encode(check_encoding(inputs["encoding"]))
-        path = inputs["path"]
-        target, exists = await file_target(
-            sandbox, path, field="inputs.path", make_parents=inputs["make_parents"]
-        )
-        if exists and not inputs["overwrite"]:
-            raise FilesError(f"inputs.path: {path!r} already exists (set overwrite: true)")
-        with os_errors("inputs.path", path):
-            size = await write_atomically(
-                target, data, limit=inputs["max_bytes"], label="the content"
+        target = sandbox.path(inputs["path"], field="inputs.path")
+        size, existed = await asyncio.to_thread(_write, sandbox, target, data, inputs)
+        return {"path": target.relative, "size_bytes": size, "created": not existed}
+
+
+def _write(
+    sandbox: Sandbox, target: SandboxPath, data: bytes, inputs: Mapping[str, Any]
+) -> tuple[int, bool]:
+    with sandbox.parent(target, make_parents=inputs["make_parents"]) as directory:
+        existed = check_destination(directory, target, overwrite=inputs["overwrite"])
+        with os_errors(target.field, target.given):
+            size = write_atomically(
+                directory, target, data, limit=inputs["max_bytes"], label="the content"
             )
-        return {"path": sandbox.relative(target), "size_bytes": size, "created": not exists}
+    return size, existed
 
 
 def _content(inputs: Mapping[str, Any]) -> str:
@@ -155,16 +174,19 @@ class AppendFile(FilesTask):
         """Append, unless the file would grow past ``max_bytes``."""
         sandbox = self.sandbox
         data = inputs["content"].encode(check_encoding(inputs["encoding"]))
-        path = inputs["path"]
-        target, exists = await file_target(
-            sandbox, path, field="inputs.path", make_parents=inputs["make_parents"]
-        )
-        with os_errors("inputs.path", path):
-            before = (await aiofiles.os.stat(target)).st_size if exists else 0
-            if before + len(data) > inputs["max_bytes"]:
-                raise FileTooLarge(
-                    f"inputs.path: {path!r} would grow to {before + len(data)} bytes, over "
-                    f"max_bytes ({inputs['max_bytes']})"
-                )
-            size = await append(target, data)
-        return {"path": sandbox.relative(target), "size_bytes": size, "appended_bytes": len(data)}
+        target = sandbox.path(inputs["path"], field="inputs.path")
+        size = await asyncio.to_thread(_append, sandbox, target, data, inputs)
+        return {"path": target.relative, "size_bytes": size, "appended_bytes": len(data)}
+
+
+def _append(sandbox: Sandbox, target: SandboxPath, data: bytes, inputs: Mapping[str, Any]) -> int:
+    with sandbox.parent(target, make_parents=inputs["make_parents"]) as directory:
+        check_destination(directory, target, overwrite=True)
+        with os_errors(target.field, target.given):
+            return append(
+                directory,
+                target,
+                data,
+                limit=inputs["max_bytes"],
+                allow_hard_links=sandbox.allow_hard_links,
+            )

@@ -6,6 +6,7 @@ Installing the package registers ``http.request`` through the ``taskflow.executo
 from __future__ import annotations
 
 from taskflow_http.errors import (
+    HostNotAllowed,
     HttpRequestError,
     HttpStatusError,
     HttpTimeout,
@@ -13,13 +14,28 @@ from taskflow_http.errors import (
     ResponseTooLarge,
 )
 from taskflow_http.executor import HttpRequest
+from taskflow_http.hosts import (
+    ALLOW_HOSTS_VARIABLE,
+    DENY_HOSTS_VARIABLE,
+    DENY_PRIVATE_VARIABLE,
+    HttpSettings,
+    current_settings,
+    use_settings,
+)
 
 __all__ = [
+    "ALLOW_HOSTS_VARIABLE",
+    "DENY_HOSTS_VARIABLE",
+    "DENY_PRIVATE_VARIABLE",
+    "HostNotAllowed",
     "HttpRequest",
     "HttpRequestError",
+    "HttpSettings",
     "HttpStatusError",
     "HttpTimeout",
     "ResponseDecodeError",
     "ResponseTooLarge",
+    "current_settings",
+    "use_settings",
 ]
 __version__ = "0.1.0"

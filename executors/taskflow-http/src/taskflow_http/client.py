@@ -12,6 +12,7 @@ import aiohttp
 from yarl import URL
 
 from taskflow_http.errors import (
+    HostNotAllowed,
     HttpRequestError,
     HttpTimeout,
     ResponseDecodeError,
@@ -99,6 +100,7 @@ async def send(session: aiohttp.ClientSession, spec: RequestSpec) -> Reply:
     """Make the request, trying again after connection errors and retryable statuses.
 
     Raises:
+        HostNotAllowed: the session's policy refused a redirect, a DNS answer or an address.
         HttpTimeout: an attempt took longer than ``spec.timeout`` (not retried).
         HttpRequestError: the last attempt failed to connect, or the request is invalid.
         ResponseTooLarge: the body is over ``spec.max_response_bytes``.
@@ -109,6 +111,8 @@ async def send(session: aiohttp.ClientSession, spec: RequestSpec) -> Reply:
         final = attempt > spec.retries
         try:
             reply = await _exchange(session, spec, accept_any_status=final)
+        except HostNotAllowed as exc:  # a redirect, a DNS answer or an address: not retried
+            raise HostNotAllowed(f"{spec.label}: {exc}", host=exc.host) from exc
         except TimeoutError as exc:
             raise HttpTimeout(
                 f"{spec.label}: no complete response within {spec.timeout:g} s"

@@ -5,6 +5,8 @@ The hierarchy::
     TaskExecutionError (taskflow)
     └── HttpRequestError        the request could not be made or finished (bad URL,
         │                       connection failed after retries, too many redirects)
+        ├── HostNotAllowed      the host (or a redirect's, or an address it resolves to) is
+        │                       refused by allow_hosts, deny_hosts or deny_private
         ├── HttpTimeout         an attempt took longer than its timeout
         ├── HttpStatusError     the final status is 400 or more (raise_for_status)
         ├── ResponseTooLarge    the body is larger than max_response_bytes
@@ -18,6 +20,19 @@ from taskflow import TaskExecutionError
 
 class HttpRequestError(TaskExecutionError):
     """Raised when the request could not be made or finished."""
+
+
+class HostNotAllowed(HttpRequestError):
+    """Raised when the settings refuse the host of the URL, of a redirect, or an address it
+    resolves to; nothing is sent to it (and it is not retried).
+
+    Attributes:
+        host: The host (or address) refused.
+    """
+
+    def __init__(self, message: str, *, host: str) -> None:
+        super().__init__(message)
+        self.host = host
 
 
 class HttpTimeout(HttpRequestError):

@@ -3,12 +3,17 @@
 The child is started with ``start_new_session=True``, so it leads a new process group (and
 session) whose id is its pid. Everything it starts stays in that group unless it deliberately
 leaves it, so ``os.killpg`` stops the command *and* whatever it spawned.
+
+The child's exit is seen as it happens (`Child.exited`), not when its output pipes close:
+a process it left in the background may hold them open (and ``Process.wait()`` waits for
+the pipes too, since Python 3.12).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 KILL_GRACE_SECONDS = 2.0  # between SIGTERM and SIGKILL when stopping a group
 DRAIN_SECONDS = 1.0  # how long to wait for the output pipes to close once the group is dead
 READ_CHUNK_BYTES = 64 * 1024
+STREAM_LIMIT_BYTES = 64 * 1024  # asyncio's buffer for each pipe
 LOG_LINE_CHARS = 2000  # longer lines are cut in the task log (the captured output is whole)
 
 LineSink = Callable[[str, str], None]  # (stream name, line)
@@ -86,15 +92,42 @@ class StreamCapture:
         self.finish()
 
 
+class _ExitProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's protocol for a child with pipes, which also says when the child exits."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Child:
+    """A running command: the process, its transport, and the moment it exits."""
+
+    process: asyncio.subprocess.Process
+    transport: asyncio.SubprocessTransport
+    exited: asyncio.Event
+
+    def close(self) -> None:
+        """Stop reading its pipes (an escaped process may still hold them)."""
+        self.transport.close()
+
+
 async def spawn(
     argv: Sequence[str],
     *,
     cwd: str | None,
     env: Mapping[str, str],
     with_stdin: bool,
-) -> asyncio.subprocess.Process:
+) -> Child:
     """Start ``argv`` (no shell involved) as the leader of a new process group."""
-    return await asyncio.create_subprocess_exec(
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.subprocess_exec(
+        lambda: _ExitProtocol(STREAM_LIMIT_BYTES, loop),
         *argv,
         cwd=cwd,
         env=dict(env),
@@ -103,29 +136,32 @@ async def spawn(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
+    return Child(asyncio.subprocess.Process(transport, protocol, loop), transport, protocol.exited)
 
 
-def signal_group(process: asyncio.subprocess.Process, signum: int) -> None:
+def signal_group(child: Child, signum: int) -> None:
     """Send ``signum`` to every process of the child's group (gone already: nothing to do)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signum)
+        os.killpg(child.process.pid, signum)
 
 
-async def stop_group(process: asyncio.subprocess.Process) -> None:
+async def stop_group(child: Child) -> None:
     """SIGTERM the group, give the child `KILL_GRACE_SECONDS` to exit, then SIGKILL the group.
 
-    The final SIGKILL also ends members that outlived the child or ignore SIGTERM.
+    The final SIGKILL also ends members that outlived the child or ignore SIGTERM: when the
+    command has exited by itself, what it left in its group is killed at once.
     """
-    if process.returncode is None:
-        signal_group(process, signal.SIGTERM)
+    if not child.exited.is_set():
+        signal_group(child, signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), KILL_GRACE_SECONDS)
-    signal_group(process, signal.SIGKILL)
-    await process.wait()
+            await asyncio.wait_for(child.exited.wait(), KILL_GRACE_SECONDS)
+    signal_group(child, signal.SIGKILL)
+    await child.exited.wait()
 
 
-async def feed_stdin(process: asyncio.subprocess.Process, data: bytes) -> None:
+async def feed_stdin(child: Child, data: bytes) -> None:
     """Write ``data`` to the child's stdin and close it (a child that stops reading is fine)."""
+    process = child.process
     assert process.stdin is not None
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         process.stdin.write(data)

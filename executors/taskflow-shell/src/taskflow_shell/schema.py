@@ -44,12 +44,28 @@ INPUT_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": {"type": "string"},
             "default": {},
-            "description": "Environment variables to set for the command.",
+            "description": (
+                "Environment variables to set for the command. Values of variables whose "
+                "names look secret (TOKEN, SECRET, PASSWORD, KEY...) are redacted from the "
+                "output kept and logged."
+            ),
+        },
+        "pass_env": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            "default": [],
+            "description": (
+                "Names of the worker's environment variables to pass on (those that are set), "
+                "e.g. a token the command needs: its value is not in the tree, nor stored."
+            ),
         },
         "inherit_env": {
             "type": "boolean",
-            "default": True,
-            "description": "Start from the worker's environment (false: only env is set).",
+            "default": False,
+            "description": (
+                "Start from the worker's whole environment (false: only PATH, HOME and LANG "
+                "from it, plus pass_env and env)."
+            ),
         },
         "stdin": {
             "type": ["string", "null"],
@@ -86,7 +102,10 @@ INPUT_SCHEMA: dict[str, Any] = {
         "log_output": {
             "type": "boolean",
             "default": True,
-            "description": "Stream each output line to the task log as it comes.",
+            "description": (
+                "Stream the output to the task log as it comes, in batches of lines (one log "
+                "event per stream every 0.25 s at most, or per 64 KiB)."
+            ),
         },
         "encoding": {
             "type": "string",
