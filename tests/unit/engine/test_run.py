@@ -121,9 +121,7 @@ async def test_a_wait_parks_the_task_without_a_slot_until_notify(make_engine: Ma
     backend = scripted(engine)
     tree_id = await engine.launch({"key": "root", "children": [work("approve"), work("busy")]})
     await until(lambda: backend.running("busy") is not None, "busy to run while approve waits")
-    approve = (await engine.get_tree(tree_id)).id
-    assert approve
-    waiting = [t for t in engine.running_tasks() if t.key == "approve"][0]
+    waiting = next(t for t in engine.running_tasks() if t.key == "approve")
     assert waiting.waiting is not None and waiting.waiting["key"] == "approval"
     backend.finish("busy")
     await engine.notify(waiting.id, "approval", {"by": "ann"})
