@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any, ClassVar
 
 import aiofiles
@@ -153,4 +154,22 @@ class NotSafe(Append):
     rerun_safe = False
 
 
-ALL = (Append, Cooperative, WithCancel, Stubborn, Steps, Flaky, Soft, Waiter, NotSafe)
+class Mark(BaseTask):
+    """Sleeps, then appends ``PID TREE KEY`` to a file: who ran what, and how many times."""
+
+    id = "test.mark"
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"file": {"type": "string"}, "seconds": {"type": "number", "default": 0}},
+        "required": ["file"],
+    }
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(inputs["seconds"])
+        line = f"{os.getpid()} {self.context.tree_id} {self.context.key}\n"
+        with open(inputs["file"], "a", encoding="utf-8") as out:  # one write: lines stay whole
+            out.write(line)
+        return {"pid": os.getpid()}
+
+
+ALL = (Append, Cooperative, WithCancel, Stubborn, Steps, Flaky, Soft, Waiter, NotSafe, Mark)
