@@ -170,6 +170,8 @@ class Changes:
         self._log_bytes[node.id] = used + size
         if used + size > self.max_log_bytes:
             message = f"[log limit of {self.max_log_bytes:,} bytes reached: later lines dropped]"
+        given = fields.get("lines")
+        count = given if isinstance(given, int) and not isinstance(given, bool) else 1
         extra = {k: v for k, v in fields.items() if k not in ("key", "message", "lines")}
         open_event = self._open_logs.get(node.id)
         if open_event is not None:
@@ -178,9 +180,11 @@ class Changes:
             fits = len(data["message"]) + size <= LOG_EVENT_BYTES
             if fits and data.get("lines", 1) < LOG_EVENT_LINES and _same_fields(data, extra):
                 data["message"] += "\n" + message
-                data["lines"] = data.get("lines", 1) + 1
+                data["lines"] = data.get("lines", 1) + count
                 return
         data = {"key": node.key, "message": message, **extra}
+        if count != 1:
+            data["lines"] = count  # the executor logged several lines at once
         self._open_logs[node.id] = self.batch.emit(node, EventType.LOG, data, self.now)
 
     def batch_began(self) -> None:
