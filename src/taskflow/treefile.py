@@ -13,7 +13,11 @@ prints it)::
       - {key: merge, executor: aggregate, dependencies: [a]}
 
 The seed lineage's flat JSON task list is accepted as it is. Errors carry the file and, where
-it can be found, the line.
+it can be found, the line. Files are read with `taskflow.documents`, which refuses what would
+make loading costly or ambiguous: text that is not UTF-8, nesting deeper than
+`taskflow.documents.MAX_DEPTH`, YAML aliases standing for more than
+`taskflow.documents.MAX_ALIAS_NODES` values, duplicate or non-string keys, and YAML values that
+are not JSON.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from taskflow.documents import DocumentError, compose_yaml, decode_utf8, load_json, load_yaml
 from taskflow.exceptions import DefinitionError
 
 _PARAMETER = re.compile(r"\$\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
@@ -82,24 +87,26 @@ class TreeFile:
         return self.text.count("\n", 0, match.start()) + 1 if match else None
 
 
-def _parse(text: str, path: str) -> Any:
-    if path.endswith(".json"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TreeFileError(
-                f"invalid JSON: {exc.msg}", path=path, line=exc.lineno, column=exc.colno
-            ) from exc
+def _read(path: str | Path) -> str:
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        line = mark.line + 1 if mark is not None else None
-        column = mark.column + 1 if mark is not None else None
-        raise TreeFileError(
-            f"invalid YAML: {problem}", path=path, line=line, column=column
-        ) from exc
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise TreeFileError(f"cannot read the file: {exc.strerror}", path=str(path)) from exc
+    try:
+        return decode_utf8(data)
+    except DocumentError as exc:
+        raise _in_file(exc, str(path)) from exc
+
+
+def _parse(text: str, path: str) -> Any:
+    try:
+        return load_json(text) if path.endswith(".json") else load_yaml(text)
+    except DocumentError as exc:
+        raise _in_file(exc, path) from exc
+
+
+def _in_file(exc: DocumentError, path: str) -> TreeFileError:
+    return TreeFileError(exc.message, path=path, line=exc.line, column=exc.column)
 
 
 def _check_format(data: Any, text: str, path: str) -> None:
@@ -115,10 +122,7 @@ def _check_format(data: Any, text: str, path: str) -> None:
 
 def _line_of_path(text: str, parts: list[Any]) -> int | None:
     """Best effort: the line of a path in a YAML/JSON document (via YAML's node marks)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
+    node = compose_yaml(text)
     for part in parts:
         if isinstance(node, yaml.MappingNode):
             node = next((v for k, v in node.value if k.value == part), None)
@@ -134,15 +138,18 @@ def _line_of_path(text: str, parts: list[Any]) -> int | None:
 
 
 def parse_assignments(assignments: Sequence[str]) -> dict[str, Any]:
-    """``NAME=VALUE`` pairs from ``--set``; values are read as YAML scalars (3 → int)."""
+    """``NAME=VALUE`` pairs from ``--set``; values are read as YAML, as in a tree file (3 → int).
+
+    A value that YAML cannot read, or that a tree file could not hold, stays the text given.
+    """
     values: dict[str, Any] = {}
     for item in assignments:
         name, sep, raw = item.partition("=")
         if not sep or not name.strip():
             raise DefinitionError(f"--set {item!r}: expected NAME=VALUE")
         try:
-            values[name.strip()] = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
+            values[name.strip()] = load_yaml(raw) if raw else ""
+        except DocumentError:
             values[name.strip()] = raw
     return values
 
@@ -199,10 +206,7 @@ def _with_defaults(task: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict
 def load_tree_file(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TreeFile:
     """Read, check and expand a tree file; raise `TreeFileError` naming the file and line."""
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TreeFileError(f"cannot read the file: {exc.strerror}", path=name) from exc
+    text = _read(path)
     data = _parse(text, name)
     _check_format(data, text, name)
     if isinstance(data, list):

@@ -28,9 +28,12 @@ EXIT_BAD_INPUT = 2  # nothing ran: a bad file, an unknown id, an unreachable dat
 EXIT_INTERRUPTED = 130  # stopped by Ctrl-C (twice): the tree is left resumable
 EXIT_TERMINATED = 143  # stopped by SIGTERM: the tree is left resumable
 
-# In a pipe, tables are not squeezed to 80 columns: lines are for grep and scripts.
-stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# In a pipe, tables are not squeezed to 80 columns: lines are for grep and scripts. No emoji
+# codes: rich would print "tree.yaml:100:" with a 💯 for the line number.
+stdout = Console(
+    highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 250
+)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 class Failed(click.ClickException):
