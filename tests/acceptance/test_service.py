@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 
 class ServiceCli(Cli):
-    """The CLI with the test executors importable (``--import control_executors``)."""
+    """The CLI with the test executors importable (``--import registered_executors``)."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -74,7 +75,9 @@ def test_kill_9_then_resume_at_once_finishes_a_tree_whose_root_has_an_executor(
     over at once (the dead owner is on this host), nothing completed runs twice."""
     marks, tree_file = tmp_path / "marks.txt", tmp_path / "tree.json"
     tree_file.write_text(json.dumps(flat_tree(marks, 300, 0.1, root_executor=True)))
-    running = cli.start("run", str(tree_file), "--import", "control_executors", "--concurrency", "10")
+    running = cli.start(
+        "run", str(tree_file), "--import", "registered_executors", "--concurrency", "10"
+    )
     cli.wait_for(lambda: len(marks_of(marks)) >= 100, timeout=60, what="100 tasks to run")
     running.send_signal(signal.SIGKILL)
     running.communicate()
@@ -86,7 +89,7 @@ def test_kill_9_then_resume_at_once_finishes_a_tree_whose_root_has_an_executor(
     assert [(t["id"], t["status"]) for t in roots] == [(tree_id, "in_progress")]
 
     started = time.monotonic()
-    resuming = cli.start("resume", "--import", "control_executors")
+    resuming = cli.start("resume", "--import", "registered_executors")
     assert resuming.stderr is not None
     first = resuming.stderr.readline()
     took = time.monotonic() - started
@@ -108,11 +111,13 @@ def test_sigterm_hands_a_running_tree_back_resumable(cli: ServiceCli, tmp_path: 
     """SIGTERM (systemd, Docker, Kubernetes) is a graceful stop, not a crash and not a cancel."""
     marks, tree_file = tmp_path / "marks.txt", tmp_path / "tree.json"
     tree_file.write_text(json.dumps(flat_tree(marks, 40, 0.3, root_executor=False)))
-    running = cli.start("run", str(tree_file), "--import", "control_executors", "--concurrency", "4")
+    running = cli.start(
+        "run", str(tree_file), "--import", "registered_executors", "--concurrency", "4"
+    )
     cli.wait_for(lambda: len(marks_of(marks)) >= 4, timeout=30, what="tasks to run")
     started = time.monotonic()
     running.send_signal(signal.SIGTERM)
-    out, err = running.communicate(timeout=30)
+    _, err = running.communicate(timeout=30)
     assert running.returncode == 143, err
     assert time.monotonic() - started < 5  # running tasks were let finish (0.3 s), no more
     assert "SIGTERM" in err and "taskflow resume" in err
@@ -121,7 +126,7 @@ def test_sigterm_hands_a_running_tree_back_resumable(cli: ServiceCli, tmp_path: 
     assert "in_progress" not in {s for key, s in left.items() if key != "root"}
     tree = cli.json("tasks", "list", "--roots")[0]
     assert (tree["status"], tree["lease"]["owner"]) == ("in_progress", None)  # handed back
-    resumed = cli.run("resume", "--import", "control_executors", timeout=60)
+    resumed = cli.run("resume", "--import", "registered_executors", timeout=60)
     assert resumed.returncode == 0, resumed.stderr
     assert set(statuses(cli, tree_id).values()) == {"completed"}
     runs = collections.Counter(key for _, _, key in marks_of(marks))
@@ -131,10 +136,10 @@ def test_sigterm_hands_a_running_tree_back_resumable(cli: ServiceCli, tmp_path: 
 def test_resume_says_who_holds_a_tree_it_cannot_take(cli: ServiceCli, tmp_path: Path) -> None:
     marks, tree_file = tmp_path / "marks.txt", tmp_path / "tree.json"
     tree_file.write_text(json.dumps(flat_tree(marks, 2, 30, root_executor=False)))
-    running = cli.start("run", str(tree_file), "--import", "control_executors")
+    running = cli.start("run", str(tree_file), "--import", "registered_executors")
     try:
         cli.wait_for(lambda: cli.json("tasks", "list", "--roots"), timeout=30, what="the tree")
-        resumed = cli.run("resume", "--import", "control_executors")
+        resumed = cli.run("resume", "--import", "registered_executors")
         assert resumed.returncode == 0, resumed.stderr
         assert "is held by process" in resumed.stderr and "until" in resumed.stderr
         assert str(running.pid) in resumed.stderr
@@ -146,7 +151,7 @@ def test_resume_says_who_holds_a_tree_it_cannot_take(cli: ServiceCli, tmp_path: 
 def test_run_detach_queues_the_tree_and_starts_a_worker(cli: ServiceCli, tmp_path: Path) -> None:
     marks, tree_file = tmp_path / "marks.txt", tmp_path / "tree.json"
     tree_file.write_text(json.dumps(flat_tree(marks, 5, 0, root_executor=False)))
-    done = cli.run("run", str(tree_file), "--detach", "--import", "control_executors")
+    done = cli.run("run", str(tree_file), "--detach", "--import", "registered_executors")
     assert done.returncode == 0, done.stderr
     tree_id = done.stdout.strip()
     assert "started a worker in the background" in done.stderr
@@ -158,8 +163,26 @@ def test_run_detach_queues_the_tree_and_starts_a_worker(cli: ServiceCli, tmp_pat
     assert {tree for _, tree, _ in marks_of(marks)} == {tree_id}
 
 
+#: A producer without an API: it queues trees for the workers with the Python API.
+PRODUCER = """
+import asyncio, json, sys
+import registered_executors
+from taskflow import TaskManager, create_session
+
+async def main(url, path, count):
+    manager = TaskManager(create_session(url))
+    definition = json.load(open(path))
+    for _ in range(count):
+        tree = await manager.create_tree(definition, queued=True)
+        print(tree.task.id, flush=True)
+    await manager.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
 def _worker(cli: ServiceCli, *options: str) -> subprocess.Popen[str]:
-    return cli.start("worker", "--import", "control_executors", "--poll", "0.2", *options)
+    return cli.start("worker", "--import", "registered_executors", "--poll", "0.2", *options)
 
 
 @pytest.mark.postgres
@@ -173,9 +196,17 @@ def test_two_workers_share_fifty_trees_and_survive_a_kill(
     workers = [_worker(cli, "--max-trees", "5"), _worker(cli, "--max-trees", "5")]
     killed = workers[0]
     try:
-        queued = [cli.run("run", str(tree_file), "--detach", "--json") for _ in range(50)]
-        assert all(q.returncode == 0 for q in queued), [q.stderr for q in queued]
-        tree_ids = {json.loads(q.stdout)["tree_id"] for q in queued}
+        produced = subprocess.run(
+            [sys.executable, "-c", PRODUCER, cli.db_url, str(tree_file), "50"],
+            env=cli.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert produced.returncode == 0, produced.stderr
+        tree_ids = set(produced.stdout.split())
+        assert len(tree_ids) == 50
         cli.wait_for(
             lambda: sum(pid == killed.pid for pid, _, _ in marks_of(marks)) >= 20,
             timeout=60,
@@ -185,9 +216,9 @@ def test_two_workers_share_fifty_trees_and_survive_a_kill(
         killed.communicate()
 
         def all_done() -> bool:
-            return {t["status"] for t in cli.json("tasks", "list", "--roots", "--limit", "100")} == {
-                "completed"
-            }
+            return {
+                t["status"] for t in cli.json("tasks", "list", "--roots", "--limit", "100")
+            } == {"completed"}
 
         cli.wait_for(all_done, timeout=120, what="the survivor to finish every tree")
     finally:

@@ -167,9 +167,13 @@ class Mark(BaseTask):
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(inputs["seconds"])
         line = f"{os.getpid()} {self.context.tree_id} {self.context.key}\n"
-        with open(inputs["file"], "a", encoding="utf-8") as out:  # one write: lines stay whole
-            out.write(line)
+        await asyncio.to_thread(_append, inputs["file"], line)
         return {"pid": os.getpid()}
+
+
+def _append(path: str, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as out:  # one write: lines stay whole
+        out.write(line)
 
 
 ALL = (Append, Cooperative, WithCancel, Stubborn, Steps, Flaky, Soft, Waiter, NotSafe, Mark)

@@ -17,7 +17,7 @@ from taskflow.cli.common import (
     stderr,
     stdout,
 )
-from taskflow.cli.render import live_tree, plain_log, tree_json
+from taskflow.cli.render import PlainLog, live_tree, tree_json
 from taskflow.models import TaskTree, TaskTreeNode, TreeStatus
 from taskflow.runtime import TaskManager
 
@@ -90,10 +90,16 @@ async def follow(manager: TaskManager, tree_id: str, *, as_json: bool, interacti
         elif interactive:
             await asyncio.gather(live_tree(manager, tree_id, done), done)
         else:
-            viewer = asyncio.ensure_future(plain_log(manager, tree_id))
+            log = PlainLog(manager, tree_id)
+            viewer = asyncio.ensure_future(log.follow())
             await done
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(viewer, 5)
+            if (await manager.task_repository.require_tree(tree_id)).is_finished:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(viewer, 5)
+            viewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await viewer
+            await log.rest()  # a tree handed back: print what it wrote, then stop
     finally:  # signals from now on only hurry the clean-up along: ignore them
         loop.add_signal_handler(signal.SIGINT, lambda: None)
         loop.add_signal_handler(signal.SIGTERM, lambda: None)

@@ -115,10 +115,35 @@ def event_line(event: TaskEvent) -> str:
     return f"{event.time:%H:%M:%S} {key} {event.type.value} {details}".rstrip()
 
 
-async def plain_log(manager: TaskManager, tree_id: str, after: int = 0) -> None:
-    """Print every event of the tree as a line, until the tree is done."""
-    async for event in manager.subscribe(tree_id, after=after):
+class PlainLog:
+    """Prints every event of a tree as a line, remembering the last one printed."""
+
+    def __init__(self, manager: TaskManager, tree_id: str) -> None:
+        self.manager = manager
+        self.tree_id = tree_id
+        self.last = 0
+
+    def _print(self, event: TaskEvent) -> None:
         stdout.print(event_line(event), markup=False)
+        self.last = event.seq
+
+    async def follow(self) -> None:
+        """Until every task of the tree is terminal."""
+        async for event in self.manager.subscribe(self.tree_id, after=self.last):
+            self._print(event)
+
+    async def rest(self) -> None:
+        """What is stored and not printed yet (the tree stopped without finishing)."""
+        while batch := await self.manager.task_repository.events.read(
+            self.tree_id, after=self.last
+        ):
+            for event in batch:
+                self._print(event)
+
+
+async def plain_log(manager: TaskManager, tree_id: str) -> None:
+    """Print every event of the tree as a line, until every task of it is terminal."""
+    await PlainLog(manager, tree_id).follow()
 
 
 def tasks_table(tasks: Iterable[Task]) -> Table:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 
 import click
 
@@ -56,10 +57,18 @@ def interactive() -> bool:
 
 
 def _definition(tree_file: TreeFile, concurrency: int | None) -> object:
+    """The file's definition, with ``--concurrency`` set on its root (nested or flat)."""
     definition = tree_file.definition
-    if concurrency is not None and isinstance(definition, dict):
+    if concurrency is None:
+        return definition
+    if isinstance(definition, Mapping):
         return {**definition, "concurrency": concurrency}
-    return definition
+    return [
+        {**task, "concurrency": concurrency}
+        if isinstance(task, Mapping) and task.get("parent_id") is None
+        else task
+        for task in definition
+    ]
 
 
 @click.command()
