@@ -146,7 +146,7 @@ class MemoryLeaseStore(LeaseStore):
             (
                 t
                 for t in self._trees.values()
-                if t.status in _CLAIMABLE
+                if (t.status in _CLAIMABLE or (t.status is TreeStatus.PENDING and t.lease.owner))
                 and t.lease.owner != owner
                 and self._free(t, owner, now, dead_owners)
             ),

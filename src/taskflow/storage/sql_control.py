@@ -18,7 +18,12 @@ from taskflow.storage.schema import events, signals, trees, workers
 
 Connect = Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]]
 _UNFINISHED = trees.c.status.not_in([s.value for s in FINISHED_TREE_STATUSES])
-_CLAIMABLE = trees.c.status.in_([TreeStatus.QUEUED.value, TreeStatus.IN_PROGRESS.value])
+#: Trees that need a manager when nobody (alive) holds them: queued, started, or being started
+#: (pending, but a manager took its lease: it died before its first write).
+_CLAIMABLE = sa.or_(
+    trees.c.status.in_([TreeStatus.QUEUED.value, TreeStatus.IN_PROGRESS.value]),
+    sa.and_(trees.c.status == TreeStatus.PENDING.value, trees.c.lease_owner.is_not(None)),
+)
 
 
 def row_to_tree(row: Any) -> TaskTree:
