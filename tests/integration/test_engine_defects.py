@@ -195,7 +195,7 @@ async def test_a_subscriber_gets_the_ends_committed_after_the_roots(make_manager
     tree_id = await manager.launch(
         {"key": "root", "children": [{"key": "slow", "executor": "test.slow_stop"}]}
     )
-    await until(lambda: manager.running_tasks(), "slow to run")
+    await until(manager.running_tasks, "slow to run")
     ends: list[tuple[str, EventType]] = []
 
     async def follow() -> None:
