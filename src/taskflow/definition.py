@@ -189,8 +189,8 @@ class _Builder:
         if not isinstance(spec, Mapping):
             raise DefinitionError(f"task #{index} must be a mapping, not {type(spec).__name__}")
         key = self.key_for(spec, index)
-        unknown = sorted(set(spec) - TASK_FIELDS)
-        if unknown:
+        if not spec.keys() <= TASK_FIELDS:
+            unknown = sorted(set(spec) - TASK_FIELDS)
             raise DefinitionError(f"unknown field(s) {', '.join(unknown)}", task=key)
         name = spec.get("name", key)
         if not isinstance(name, str) or not name.strip():
@@ -205,7 +205,7 @@ class _Builder:
                 raise DefinitionError(
                     f"{field} must be a mapping, not {type(value).__name__}", task=key
                 )
-            problem = json_problem(value, field)
+            problem = json_problem(value, field) if value else None
             if problem:
                 raise DefinitionError(problem, task=key)
         task_id = task_id or new_task_id()

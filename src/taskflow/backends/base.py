@@ -24,7 +24,7 @@ FORCED_STOP = "stopped by force"
 ABANDON_SECONDS = 2.0
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Attempt:
     """One attempt at one task, as handed to a backend: plain data only.
 

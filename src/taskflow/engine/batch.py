@@ -18,13 +18,15 @@ from typing import Any
 
 from taskflow.engine.graph import Node
 from taskflow.events import EventType, TaskEvent
-from taskflow.exceptions import StorageError
+from taskflow.exceptions import InvalidTransition, LeaseLost, StorageError
 from taskflow.storage import LeaseClaim, SignalUse, Storage, TreeBatch, TreeState
 
 logger = logging.getLogger("taskflow.engine")
 
 RETRY_FIRST_SECONDS = 0.05
 RETRY_MAX_SECONDS = 2.0
+#: A batch this small is committed at once when the storage can (no hand-off to a thread).
+COMMIT_NOW_ROWS = 200
 
 
 class WritePipeline:
@@ -51,7 +53,7 @@ class WritePipeline:
         self.signals: list[SignalUse] = []
         self.released: list[tuple[str, int]] = []
         self.claimed: list[Node] = []  # started only once their claim commits
-        self._write: asyncio.Task[None] | None = None
+        self._write: asyncio.Future[None] | None = None
         self._writing: tuple[list[TaskEvent], list[Node]] = ([], [])
 
     @property
@@ -97,8 +99,21 @@ class WritePipeline:
         )
         self._writing = (self.events, self.claimed)
         self.dirty, self.events, self.signals, self.released, self.claimed = [], [], [], [], []
+        if batch.size <= COMMIT_NOW_ROWS and self._commit_now(batch):
+            return
         self._write = asyncio.ensure_future(self._commit(batch))
         self._write.add_done_callback(lambda _: self.wake())
+
+    def _commit_now(self, batch: TreeBatch) -> bool:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        try:
+            if not self.storage.commit_now(batch):
+                return False
+            future.set_result(None)
+        except (LeaseLost, InvalidTransition, StorageError) as exc:
+            future.set_exception(exc)
+        self._write = future
+        return True
 
     async def _commit(self, batch: TreeBatch) -> None:
         loop = asyncio.get_running_loop()

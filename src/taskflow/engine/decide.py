@@ -32,7 +32,7 @@ class CancelRequest:
     error_type: str = ErrorType.CANCELLED
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Attempted:
     """What `decide` needs to know about the task whose attempt ended."""
 
@@ -43,7 +43,7 @@ class Attempted:
     default_policy: RetryPolicy | None  # its executor's
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Decision:
     """The task's next state.
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from taskflow.models import AttemptRecord, Task, TaskStatus
+from taskflow.models import AttemptRecord, Task, TaskStatus, TaskTreeNode
 from taskflow.references import needs_resolution
 from taskflow.storage import TaskState
 
@@ -241,6 +241,14 @@ class RunGraph:
     def doomed(node: Node) -> bool:
         """Pending but a required dependency failed or was cancelled."""
         return node.status is _PENDING and node.failed_requirement is not None
+
+    def tree_view(self) -> TaskTreeNode:
+        """The tree as it stands, as `TaskTreeNode` values (children in creation order)."""
+        views = {node_id: TaskTreeNode(node.task) for node_id, node in self.nodes.items()}
+        for node_id, node in self.nodes.items():
+            if node.parent is not None:
+                views[node.parent.id].children.append(views[node_id])
+        return views[self.root.id]
 
     @property
     def all_terminal(self) -> bool:

@@ -229,7 +229,7 @@ class Engine:
         finally:
             self._active.pop(run.tree_id, None)
             self.keeper.drop(run.tree_id)
-        return TaskTreeNode.from_tasks(node.task for node in run.graph)
+        return run.graph.tree_view()
 
     def _lease_lost(self, tree_id: str) -> None:
         active = self._active.get(tree_id)

@@ -32,7 +32,7 @@ from taskflow.engine.graph import Node, RunGraph, rolled_up
 from taskflow.engine.hooks import TerminalCallback
 from taskflow.engine.timers import Timers
 from taskflow.events import EventType, TaskEvent
-from taskflow.exceptions import LeaseLost, StorageError, TaskflowError
+from taskflow.exceptions import InvalidTransition, LeaseLost, StorageError, TaskflowError
 from taskflow.executors import Outcome
 from taskflow.models import ErrorType, TaskStatus, TaskTree, TreeStatus, rolled_up_status
 from taskflow.storage import LeaseClaim, Signal, SignalUse, TreeQuery, TreeState
@@ -167,7 +167,7 @@ class TreeRun:
         self.changes.batch_began()
         try:
             self._committed(*await self.batch.flush(self._tree_state(final=final)))
-        except (LeaseLost, StorageError) as exc:
+        except (LeaseLost, InvalidTransition, StorageError) as exc:
             self._give_up(exc)
 
     async def _wait(self) -> None:
@@ -177,7 +177,7 @@ class TreeRun:
         if self.batch.written:
             try:
                 self._committed(*await self.batch.end())
-            except (LeaseLost, StorageError) as exc:
+            except (LeaseLost, InvalidTransition, StorageError) as exc:
                 self._give_up(exc)
         self.changes.tick()
         while self._outcomes:
@@ -207,7 +207,7 @@ class TreeRun:
 
     # -- giving up ------------------------------------------------------------------------------
 
-    def _give_up(self, exc: LeaseLost | StorageError) -> None:
+    def _give_up(self, exc: LeaseLost | InvalidTransition | StorageError) -> None:
         """The lease or the database is lost: stop every attempt, write nothing more."""
         if self.failure is not None:
             return

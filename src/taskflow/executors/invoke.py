@@ -18,7 +18,7 @@ from taskflow.executors.signals import Retry, TaskCtl, TaskSignal
 from taskflow.models import ErrorType, TaskStatus
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class Outcome:
     """How a run ended: its status, and the result or the error.
 

@@ -64,6 +64,17 @@ class Storage(abc.ABC):
             StorageError: the database failed (nothing was written).
         """
 
+    def commit_now(self, batch: TreeBatch) -> bool:
+        """Commit ``batch`` at once, without awaiting, if this storage can do so cheaply now
+        (a SQLite file whose writer is idle; memory). Returns ``False``, having written
+        nothing, when it cannot: then use `commit`.
+
+        Raises:
+            LeaseLost, InvalidTransition, StorageError: as `commit` (or return ``False`` and
+                let `commit` raise them).
+        """
+        return False
+
     @abc.abstractmethod
     async def edit(self, task_id: str, expected: TaskStatus, edit: TaskEdit, now: datetime) -> bool:
         """Apply a user's edit if the task's status is still ``expected``; return whether it

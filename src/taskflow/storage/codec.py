@@ -57,7 +57,19 @@ _PG_TYPES = {"progress": "float8", "timeout": "float8", "soft_timeout": "float8"
     ("priority", "position", "attempt", "concurrency", "lease_token", "seq"), "int4"
 )
 
-_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"a value of type {type(value).__name__} is not JSON")
+
+
+#: The C encoder, built once (``json.dumps`` builds one per call): compact, ASCII, no NaN.
+_C_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False
+)
+
+
+def _encode(value: Any) -> str:
+    return "".join(_C_ENCODE(value, 0))
 
 
 def encode_json(value: Any) -> str | None:
@@ -67,17 +79,17 @@ def encode_json(value: Any) -> str | None:
         return None
     if not value and isinstance(value, dict | list | tuple):
         return "{}" if isinstance(value, dict) else "[]"
-    return _ENCODE(value)
+    return _encode(value)
 
 
 def encode_attempts(attempts: Sequence[AttemptRecord]) -> str | None:
     """The attempt history as JSON (``None`` when empty: a clean first success has none)."""
-    return _ENCODE([a.to_dict() for a in attempts]) if attempts else None
+    return _encode([a.to_dict() for a in attempts]) if attempts else None
 
 
 def encode_dependencies(dependencies: Iterable[Dependency]) -> str:
     """Dependencies as JSON."""
-    return _ENCODE([d.to_dict() for d in dependencies])
+    return _encode([d.to_dict() for d in dependencies])
 
 
 def _status(value: TaskStatus | str) -> str:

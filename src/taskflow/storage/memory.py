@@ -129,6 +129,14 @@ class MemoryStorage(Storage):
 
     async def commit(self, batch: TreeBatch) -> None:
         """Check the claim and every expected status first, then apply everything."""
+        self._commit(batch)
+
+    def commit_now(self, batch: TreeBatch) -> bool:
+        """Memory always commits at once."""
+        self._commit(batch)
+        return True
+
+    def _commit(self, batch: TreeBatch) -> None:
         tree = self._trees.get(batch.tree_id)
         claim = batch.claim
         if tree is None or tree.lease.owner != claim.owner or tree.lease.token != claim.token:

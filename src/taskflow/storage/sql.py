@@ -329,6 +329,12 @@ class SqlStorage(Storage):
             steps.append(Step(codec.release_signals_sql, (task_id, attempt)))
         return steps
 
+    def commit_now(self, batch: TreeBatch) -> bool:
+        """On a SQLite file, write a batch here and now when the writer is idle."""
+        if not self._ready or not isinstance(self._writer, SqliteFileWriter):
+            return False
+        return self._writer.write_now(self._batch_steps(batch))
+
     async def commit(self, batch: TreeBatch) -> None:
         """One transaction: the lease fence first, then states, events and signal uses."""
         try:

@@ -83,6 +83,8 @@ class SqliteFileWriter(Writer):
         self.path = path
         self._thread = self._new_thread()
         self._conn: sqlite3.Connection | None = None
+        self._inline: sqlite3.Connection | None = None
+        self._in_flight = 0
 
     @staticmethod
     def _new_thread() -> ThreadPoolExecutor:
@@ -101,8 +103,8 @@ class SqliteFileWriter(Writer):
             self._conn = conn
         return self._conn
 
-    def _transaction(self, steps: Sequence[Step]) -> None:
-        conn = self._connection()
+    def _transaction(self, steps: Sequence[Step], conn: sqlite3.Connection | None = None) -> None:
+        conn = conn or self._connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
             for index, step in enumerate(steps):
@@ -115,20 +117,47 @@ class SqliteFileWriter(Writer):
             conn.execute("ROLLBACK")
             raise
 
+    def write_now(self, steps: Sequence[Step]) -> bool:
+        """Run a small transaction here, on the caller's thread, if the writer thread is idle
+        and the database is not locked by anyone else; ``False`` (nothing written) otherwise.
+
+        A dependency hop then costs the transaction, not a thread hand-off and back. The
+        connection used here never waits for a lock (``timeout=0``): a busy database falls
+        back to the writer thread, which does wait.
+        """
+        if self._in_flight:
+            return False
+        if self._inline is None:
+            self._inline = sqlite3.connect(
+                self.path, isolation_level=None, timeout=0, check_same_thread=False
+            )
+            self._inline.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._transaction(steps, self._inline)
+        except (sqlite3.Error, StepMismatch):
+            return False  # rolled back: the thread path writes it again, or reports why
+        return True
+
     async def write(self, steps: Sequence[Step]) -> None:
         """Run the transaction on the writer thread (one hop)."""
         loop = asyncio.get_running_loop()
+        self._in_flight += 1
         try:
             await loop.run_in_executor(self._thread, self._transaction, steps)
         except sqlite3.IntegrityError as exc:
             raise IntegrityViolation(f"SQLite refused the write on {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise StorageError(f"SQLite error on {self.path}: {exc}") from exc
+        finally:
+            self._in_flight -= 1
 
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
 
     async def close(self) -> None:
         """Close the connection on its own thread, then stop the thread."""
