@@ -40,6 +40,7 @@ from taskflow.exceptions import (
     UnknownExecutor,
 )
 from taskflow.models import PRIORITY_DEFAULT, Dependency, RetryPolicy, Task, new_task_id, utcnow
+from taskflow.models.task import task_from_fields
 from taskflow.models.values import json_problem
 from taskflow.references import invalid_expressions, referenced_keys
 
@@ -186,7 +187,7 @@ class _Builder:
         has_children: bool,
         task_id: str | None = None,
     ) -> Task:
-        if not isinstance(spec, Mapping):
+        if not isinstance(spec, dict | Mapping):
             raise DefinitionError(f"task #{index} must be a mapping, not {type(spec).__name__}")
         key = self.key_for(spec, index)
         if not spec.keys() <= TASK_FIELDS:
@@ -201,7 +202,7 @@ class _Builder:
         inputs = spec.get("inputs") or {}
         params = spec.get("params") or {}
         for field, value in (("inputs", inputs), ("params", params)):
-            if not isinstance(value, Mapping):
+            if not isinstance(value, dict | Mapping):
                 raise DefinitionError(
                     f"{field} must be a mapping, not {type(value).__name__}", task=key
                 )
@@ -210,23 +211,25 @@ class _Builder:
                 raise DefinitionError(problem, task=key)
         task_id = task_id or new_task_id()
         self.ids_by_key[key] = task_id
-        task = Task(
-            id=task_id,
-            tree_id=self.tree_id or (self.tasks[0].id if self.tasks else task_id),
-            parent_id=parent,
-            key=key,
-            name=str(name),
-            executor=executor_of(str(name), spec.get("schemas"), executor),
-            user_id=spec.get("user_id", self.user_id),
-            inputs=dict(inputs),
-            params=dict(params),
-            dependencies=parse_dependencies(spec.get("dependencies"), task=key),
-            priority=check_priority(spec.get("priority", PRIORITY_DEFAULT), task=key),
-            position=len(self.tasks),
-            **parse_limits(spec, task=key, is_root=parent is None, now=self.now),
-            created_at=self.now,
-            updated_at=self.now,
-        )
+        values = {
+            "id": task_id,
+            "tree_id": self.tree_id or (self.tasks[0].id if self.tasks else task_id),
+            "parent_id": parent,
+            "key": key,
+            "name": name,
+            "executor": executor_of(name, spec.get("schemas"), executor),
+            "user_id": spec.get("user_id", self.user_id),
+            "inputs": dict(inputs),
+            "params": dict(params),
+            "dependencies": parse_dependencies(spec.get("dependencies"), task=key),
+            "priority": check_priority(spec.get("priority", PRIORITY_DEFAULT), task=key),
+            "position": len(self.tasks),
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        if not _LIMIT_FIELDS.isdisjoint(spec):
+            values.update(parse_limits(spec, task=key, is_root=parent is None, now=self.now))
+        task = task_from_fields(values)
         self.tasks.append(task)
         return task
 
@@ -236,12 +239,12 @@ class _Builder:
         stack: list[tuple[Any, str | None]] = [(root, None)]
         while stack:
             spec, parent = stack.pop()
-            children = spec.get("children", []) if isinstance(spec, Mapping) else []
+            children = spec.get("children", []) if isinstance(spec, dict | Mapping) else []
             if not isinstance(children, list):
                 raise DefinitionError(
                     "children must be a list", task=str(spec.get("key", spec.get("name")))
                 )
-            if isinstance(spec, Mapping) and "parent_id" in spec:
+            if isinstance(spec, dict | Mapping) and "parent_id" in spec:
                 raise DefinitionError(
                     "parent_id belongs to the flat format; nest the task under children instead"
                 )
