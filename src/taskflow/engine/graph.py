@@ -153,22 +153,22 @@ class Node:
         expected, self.dirty_from = self.dirty_from, None
         assert expected is not None
         return TaskState(
-            id=self.base.id,
-            expected=expected,
-            status=self.status,
-            progress=self.progress,
-            message=self.message,
-            result=self.result,
-            error=self.error,
-            error_type=self.error_type,
-            traceback=self.traceback,
-            attempt=self.attempt,
-            attempts=self.attempts,
-            started_at=self.started_at,
-            completed_at=self.completed_at,
-            retry_at=self.retry_at,
-            waiting=self.waiting,
-            updated_at=self.updated_at,
+            self.base.id,
+            expected,
+            self.status,
+            self.progress,
+            self.message,
+            self.result,
+            self.error,
+            self.error_type,
+            self.traceback,
+            self.attempt,
+            self.attempts,
+            self.started_at,
+            self.completed_at,
+            self.retry_at,
+            self.waiting,
+            self.updated_at,
         )
 
     def lookup(self) -> dict[str, Any]:

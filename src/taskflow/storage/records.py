@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from taskflow.events import TaskEvent
 from taskflow.models import AttemptRecord, Dependency, TaskStatus, TreeStatus
@@ -61,12 +61,12 @@ class TreeQuery:
     limit: int | None = None
 
 
-@dataclasses.dataclass(slots=True, kw_only=True)
-class TaskState:
+class TaskState(NamedTuple):
     """Everything about a task that changes while its tree runs, to be written at once.
 
     The write is a compare-and-set: it applies only if the task's stored status is still
-    ``expected`` (the status it had when the batch opened).
+    ``expected`` (the status it had when the batch opened). A named tuple: one is made per
+    changed task per batch, on the engine's hot path.
     """
 
     id: str
