@@ -124,7 +124,7 @@ class TaskRepository:
         parent = await self.require_task(parent_id) if parent_id is not None else None
         siblings = await self.get_tree_tasks(parent.tree_id) if parent else []
         task = build_task(
-            {k: v for k, v in spec.items() if v is not None or k == "executor"},
+            {k: v for k, v in spec.items() if v is not None or k in ("executor", "name")},
             task_id=task_id,
             parent=parent,
             siblings=siblings,
