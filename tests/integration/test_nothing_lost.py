@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
+from waiting import until
 
 from taskflow import (
     BaseTask,
@@ -216,8 +217,7 @@ async def test_a_cancelled_executor_that_ignores_it_is_abandoned_after_the_grace
     tree_id = await manager.launch(
         {"key": "root", "children": [{"key": "s", "executor": "test.swallows"}]}
     )
-    while not manager.running_tasks():
-        await asyncio.sleep(0.01)
+    await until(manager.running_tasks, "the task to run")
     started = time.monotonic()
     await manager.cancel(tree_id, "stop")
     tree = await asyncio.wait_for(manager.wait(tree_id), 10)
@@ -248,8 +248,7 @@ async def test_times_are_the_time_of_the_change(make_manager: Any) -> None:
     tree_id = await manager.launch(
         {"key": "root", "children": [{"key": "q", "executor": "test.quiet"}]}
     )
-    while not manager.running_tasks():
-        await asyncio.sleep(0.01)
+    await until(manager.running_tasks, "the task to run")
     await asyncio.sleep(1.2)  # a quiet run: nothing happens for a while
     before = time.time()
     await manager.cancel(tree_id)
