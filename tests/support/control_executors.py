@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import Any, ClassVar
 
 import aiofiles
@@ -171,9 +172,53 @@ class Mark(BaseTask):
         return {"pid": os.getpid()}
 
 
+class SlowStop(BaseTask):
+    """Runs until cancelled, then takes ``seconds`` to stop (it winds down, marking a file)."""
+
+    id = "test.slow_stop"
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"seconds": {"type": "number", "default": 5}, "file": {"type": "string"}},
+    }
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        await self.context.cancel_requested.wait()
+        await asyncio.sleep(inputs["seconds"])
+        return {"wound_down": True}
+
+
+class Blocker(BaseTask):
+    """Blocks the event loop (``time.sleep``), then marks a file: a badly written executor."""
+
+    id = "test.blocker"
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"seconds": {"type": "number"}, "file": {"type": "string"}},
+        "required": ["seconds", "file"],
+    }
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(inputs["seconds"])  # noqa: ASYNC251 - the point of this executor
+        _append(inputs["file"], f"{os.getpid()} {self.context.tree_id} {self.context.key}\n")
+        return {"blocked_for": inputs["seconds"]}
+
+
 def _append(path: str, line: str) -> None:
     with open(path, "a", encoding="utf-8") as out:  # one write: lines stay whole
         out.write(line)
 
 
-ALL = (Append, Cooperative, WithCancel, Stubborn, Steps, Flaky, Soft, Waiter, NotSafe, Mark)
+ALL = (
+    Append,
+    Cooperative,
+    WithCancel,
+    Stubborn,
+    Steps,
+    Flaky,
+    Soft,
+    Waiter,
+    NotSafe,
+    Mark,
+    SlowStop,
+    Blocker,
+)

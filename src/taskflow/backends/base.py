@@ -99,8 +99,9 @@ class ExecutionBackend(abc.ABC):
     def cancel(self, dispatch_id: str, reason: str, *, grace: float | None = None) -> None:
         """Ask the attempt to stop: set its cancel flag, wake a wait, call the executor's
         ``cancel()`` (whose result becomes the partial result); stop it by force after
-        ``grace`` seconds (default: the attempt's ``cancel_grace``; 0: at once). It still ends
-        with one ``finished``. Unknown or finished attempts are ignored."""
+        ``grace`` seconds (default: the attempt's ``cancel_grace``). With ``grace=0`` it is
+        stopped by force at once, with no cooperative phase (a manager handing its trees
+        back). It still ends with one ``finished``. Unknown or finished attempts are ignored."""
 
     @abc.abstractmethod
     def signal(self, dispatch_id: str, key: str, data: Any) -> None:

@@ -214,15 +214,16 @@ class LocalBackend(ExecutionBackend):
         run = self._runs.get(dispatch_id)
         if run is None or run.reported or run.context is None:
             return
+        delay = run.attempt.cancel_grace if grace is None else grace
+        if delay <= 0:  # at once: no cooperative phase for the executor to answer
+            self._force(run)
+            return
         first = not run.context.is_cancelled
         run.context.request_cancel(reason)
         run.wake(None)
         if first and run.executor is not None:
             self._call_cancel(run)
-        delay = run.attempt.cancel_grace if grace is None else grace
-        if delay <= 0:
-            self._force(run)
-        elif first:
+        if first:
             run.timers.append(asyncio.get_running_loop().call_later(delay, self._force, run))
 
     def _call_cancel(self, run: _Run) -> None:

@@ -436,6 +436,17 @@ class TreeRun:
                 now=self.now,
             )
             self.batch.released.append((node.id, node.attempt))  # its signals are due again
+            cancelled = next(
+                (up for up in _ancestors(node) if up.status is S.CANCELLED), None
+            )
+            if cancelled is not None:  # it was being stopped when its manager died
+                why = f"parent {cancelled.key!r} was cancelled: {cancelled.error or 'cancelled'}"
+                decision = Decision(
+                    status=S.CANCELLED,
+                    error=why,
+                    error_type=cancelled.error_type or ErrorType.CANCELLED,
+                    record=decision.record,
+                )
             if decision.status is S.PENDING:
                 self.changes.requeue(node, decision, EventType.RESUMED)
             else:
@@ -467,3 +478,10 @@ class TreeRun:
                 self.changes.cancel_pending(
                     node, "left unfinished by the scheduler", ErrorType.SCHEDULER
                 )
+
+
+def _ancestors(node: Node) -> Iterable[Node]:
+    parent = node.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
