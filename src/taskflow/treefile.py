@@ -12,8 +12,8 @@ prints it)::
       - {key: a, executor: http.request, inputs: {url: "${params.base_url}/a"}}
       - {key: merge, executor: aggregate, dependencies: [a]}
 
-The seed lineage's flat JSON task list is accepted as it is. Errors carry the file and, where
-it can be found, the line.
+The flat JSON task list of the aipartnerupflow lineage is accepted as it is. Errors carry the
+file and, where it can be found, the line.
 """
 
 from __future__ import annotations
