@@ -1,7 +1,8 @@
 """The Python API: a custom executor and a small tree on the embedded SQLite default.
 
 Run it with ``python examples/python_api.py``. It fans out three tasks, joins
-their results, and shows where the database lives.
+their results, and shows where the database lives. Everything it uses is imported from
+``taskflow`` itself: the public API.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import json
 
 from taskflow import BaseTask, TaskManager, create_session, executor_register
-from taskflow.runtime import default_database_url
 
 
 @executor_register()
@@ -61,10 +61,10 @@ async def main() -> None:
     db = create_session()
     manager = TaskManager(db)
     tree = await manager.run_tree(TREE, user_id="demo")
-    print(f"database: {default_database_url()}")
+    print(f"database: {db.url}")
     for node in tree.walk():
         task = node.task
-        outcome = json.dumps(task.result) if task.error is None else task.error
+        outcome = json.dumps(node.result) if task.error is None else task.error
         print(f"  {task.key:<44} {task.status.value:<10} {outcome}")
     print(f"tree {tree.task.id}: {tree.calculate_status().value}")
     await manager.close()

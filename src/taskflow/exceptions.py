@@ -167,4 +167,10 @@ class InputValidationError(TaskExecutionError):
 
 
 class ResultError(TaskExecutionError):
-    """Raised when an executor returns something that is not a JSON-serialisable object."""
+    """Raised when an executor returns something that is not a JSON object (a dict), or yields
+    something that is not a `TaskCtl`.
+
+    A result that is a dict but cannot be stored (a NaN, a key that is not a string, a NUL
+    character, too large ...) fails its task with ``error_type="ResultError"`` too, and an
+    error naming the path of the bad value.
+    """

@@ -12,10 +12,10 @@ prints it)::
       - {key: a, executor: http.request, inputs: {url: "${params.base_url}/a"}}
       - {key: merge, executor: aggregate, dependencies: [a]}
 
-The seed lineage's flat JSON task list is accepted as it is. Errors carry the file and, where
-it can be found, the line. Files are read with `taskflow.documents`, which refuses what would
-make loading costly or ambiguous: text that is not UTF-8, nesting deeper than
-`taskflow.documents.MAX_DEPTH`, YAML aliases standing for more than
+The flat JSON task list of the aipartnerupflow lineage is accepted as it is. Errors carry the
+file and, where it can be found, the line. Files are read with `taskflow.documents`, which
+refuses what would make loading costly or ambiguous: text that is not UTF-8, nesting deeper
+than `taskflow.documents.MAX_DEPTH`, YAML aliases standing for more than
 `taskflow.documents.MAX_ALIAS_NODES` values, duplicate or non-string keys, and YAML values that
 are not JSON.
 """

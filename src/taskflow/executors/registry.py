@@ -138,7 +138,7 @@ def _describe(
 def _prototype(cls: type[ExecutableTask]) -> ExecutableTask:
     """An instance of ``cls`` to read its id and schemas from.
 
-    A `BaseTask` subclass that does not implement ``execute`` yet (the seed guide's
+    A `BaseTask` subclass that does not implement ``execute`` yet (a class sketched with
     ``# ... rest of implementation``) is registered with a warning; its tasks fail with a
     clear error when run. Any other abstract class is refused.
     """

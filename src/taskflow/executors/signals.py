@@ -51,7 +51,7 @@ class TaskCtl:
 
     @classmethod
     def report_progress(cls, message: str, percent: float, data: Any = None) -> TaskCtl:
-        """Progress as a percentage (0 to 100), as in the seed's API."""
+        """Progress as a percentage (0 to 100) (``context.report_progress`` takes a fraction)."""
         if not 0 <= percent <= 100:
             raise ValueError(f"percent must be between 0 and 100, not {percent!r}")
         return cls(TaskSignal.PROGRESS, message, data, percent / 100)

@@ -5,9 +5,10 @@ Two profiles:
 - ``local`` (the default: the ``taskflow`` CLI and the Python API): the person who runs
   taskflow wrote the trees, so executors that run code (``python.call``, ``shell.run``) may
   run anything, and ``http.request`` may reach the local network.
-- ``server`` (``taskflow serve``: trees come from others, through the HTTP API): executors
-  that run code are refused unless an allowlist names what they may run, and requests to
-  private, loopback and link-local addresses are refused.
+- ``server`` (trees come from others: a worker running trees that other people queue, and
+  later the HTTP API, which is not there yet): executors that run code are refused unless an
+  allowlist names what they may run, and requests to private, loopback and link-local
+  addresses are refused.
 
 The profile is chosen by ``$TASKFLOW_TRUST`` (``local`` or ``server``), or in Python with
 `use_trust` (which wins over the environment). Executor packages read it with
@@ -116,8 +117,8 @@ _CHOSEN = _Chosen()  # what use_trust set, for the whole process
 def use_trust(settings: TrustSettings | TrustProfile | str | None) -> None:
     """Set the process-wide trust settings (``None``: read the environment again).
 
-    A profile alone (``use_trust("server")``, what ``taskflow serve`` does) takes the other
-    settings from the environment, with that profile's defaults.
+    A profile alone (``use_trust("server")``) takes the other settings from the environment,
+    with that profile's defaults.
 
     Raises:
         ConfigurationError: an unknown profile name.

@@ -2,7 +2,7 @@
 
 `create_session` picks the storage for a database URL; `TaskManager` is the engine with its
 backend chosen by the settings; `Worker` is the service loop that runs queued and orphaned
-trees (``taskflow worker``, ``taskflow serve``).
+trees (``taskflow worker``).
 """
 
 from __future__ import annotations

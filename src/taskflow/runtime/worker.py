@@ -1,10 +1,10 @@
 """`Worker`: the service loop that runs trees for anyone (``taskflow worker``).
 
-A worker takes over trees that need a manager — queued ones (``taskflow run --detach``, the
-HTTP API), ones handed back by a manager that stopped, ones whose manager died — up to a
-limit of trees at once, and keeps doing so until it is stopped. Any number of workers may
-share one database: a tree is claimed by one of them at a time (the claim is one atomic
-update, fenced by the lease token). A worker announces itself with heartbeats, so that
+A worker takes over trees that need a manager — queued ones (``taskflow run --detach``,
+``create_tree(queued=True)``), ones handed back by a manager that stopped, ones whose manager
+died — up to a limit of trees at once, and keeps doing so until it is stopped. Any number of
+workers may share one database: a tree is claimed by one of them at a time (the claim is one
+atomic update, fenced by the lease token). A worker announces itself with heartbeats, so that
 ``taskflow run --detach`` knows whether someone will pick its tree up.
 
 Stopping (SIGTERM, as systemd, Docker and Kubernetes send, or Ctrl-C): no new trees are taken;

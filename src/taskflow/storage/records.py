@@ -175,7 +175,7 @@ CANCEL = "cancel"
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class WorkerInfo:
-    """A worker process that announces itself (``taskflow worker``, ``taskflow serve``)."""
+    """A worker process that announces itself with heartbeats (``taskflow worker``)."""
 
     id: str
     host: str

@@ -136,7 +136,7 @@ signals = sa.Table(
     sa.Index("taskflow_signals_tree", "tree_id", "consumed_at"),
 )
 
-#: Worker processes (``taskflow worker``, ``taskflow serve``) and their last heartbeat.
+#: Worker processes (``taskflow worker``) and their last heartbeat.
 workers = sa.Table(
     "taskflow_workers",
     metadata,
