@@ -436,9 +436,7 @@ class TreeRun:
                 now=self.now,
             )
             self.batch.released.append((node.id, node.attempt))  # its signals are due again
-            cancelled = next(
-                (up for up in _ancestors(node) if up.status is S.CANCELLED), None
-            )
+            cancelled = next((up for up in _ancestors(node) if up.status is S.CANCELLED), None)
             if cancelled is not None:  # it was being stopped when its manager died
                 why = f"parent {cancelled.key!r} was cancelled: {cancelled.error or 'cancelled'}"
                 decision = Decision(
