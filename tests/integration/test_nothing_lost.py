@@ -301,3 +301,16 @@ async def test_notify_refuses_what_nothing_could_take(manager: Any) -> None:
         await manager.notify(pending.task.id, "approval", {1, 2})
     with pytest.raises(DefinitionError, match=r"data\.x: is nan"):
         await manager.notify(pending.task.id, "approval", {"x": float("nan")})
+
+
+async def test_stop_all_hands_back_a_task_that_would_answer_a_cancel(make_manager: Any) -> None:
+    """The built-in sleep wakes when asked to stop; stopping a manager must not make it
+    complete half its sleep (it used to end completed after 0.01 s of its 5)."""
+    manager = make_manager()
+    tree_id = await manager.launch(
+        {"key": "root", "children": [{"key": "nap", "executor": "sleep", "inputs": {"seconds": 5}}]}
+    )
+    await until(manager.running_tasks, "the nap to start")
+    assert await manager.stop_all() == 1
+    nap = next(t for t in await manager.task_repository.get_tree_tasks(tree_id) if t.key == "nap")
+    assert (nap.status, [a.status for a in nap.attempts]) == (S.PENDING, ["stopped"])

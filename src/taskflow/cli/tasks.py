@@ -34,10 +34,12 @@ from taskflow.cli.render import (
     trees_table,
 )
 from taskflow.cli.run import interactive
-from taskflow.models import TaskStatus
+from taskflow.models import TaskStatus, TreeStatus
 from taskflow.runtime import TaskManager
 
 STATUSES = [status.value for status in TaskStatus]
+#: With --roots, trees are listed: they may also be queued.
+LISTED_STATUSES = [*STATUSES, *(s.value for s in TreeStatus if s.value not in STATUSES)]
 
 
 @click.group()
@@ -48,7 +50,10 @@ def tasks() -> None:
 @tasks.command("list")
 @db_option
 @click.option(
-    "--status", type=click.Choice(STATUSES), multiple=True, help="Only these statuses. Repeatable."
+    "--status",
+    type=click.Choice(LISTED_STATUSES),
+    multiple=True,
+    help="Only these statuses (with --roots, also queued). Repeatable.",
 )
 @click.option("--tree", "tree_id", help="Only the tasks of this tree.")
 @click.option("--user", help="Only this user's tasks.")
@@ -78,6 +83,10 @@ def list_tasks(
     if roots:
         _list_trees(db_url, status, user, limit, as_json)
         return
+    if TreeStatus.QUEUED.value in status:
+        raise click.BadParameter(
+            "tasks are never queued: trees are (use --roots)", param_hint="--status"
+        )
 
     async def go() -> list[Any]:
         async with open_manager(db_url) as manager:

@@ -15,14 +15,19 @@ import uuid
 from functools import cache
 
 
-def _start_ticks(pid: int) -> str | None:
-    """The start time of process ``pid`` in clock ticks since boot (Linux), or ``None``."""
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (Linux), or ``None``."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+            return stat.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return fields[19] if len(fields) > 19 else None
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The start time of process ``pid`` in clock ticks since boot (Linux), or ``None``."""
+    fields = _stat(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
 
 
 @cache
@@ -75,7 +80,12 @@ def provably_dead(owner: str) -> bool:
         return True
     except PermissionError:
         return False  # it exists, under another user
-    started = _start_ticks(parsed.pid)
+    fields = _stat(parsed.pid)
+    if fields is None:
+        return False
+    if fields[0] in ("Z", "X"):  # a zombie (killed, not reaped yet) runs nothing
+        return True
+    started = fields[19] if len(fields) > 19 else None
     return started is not None and parsed.start not in ("0", started)
 
 

@@ -301,7 +301,9 @@ class Engine:
         dead = [owner for owner in owners if provably_dead(owner)]
         expires = now + timedelta(seconds=self.settings.lease_seconds)
         wanted = 1_000_000 if limit is None else limit
-        claimed = await leases.claim(self.owner, now, expires, limit=wanted, dead_owners=dead)
+        claimed = await leases.claim(
+            self.owner, now, expires, limit=wanted, dead_owners=dead, exclude=list(self._active)
+        )
         for tree_id, token in claimed:
             try:
                 tasks = await self.task_repository.get_tree_tasks(tree_id)

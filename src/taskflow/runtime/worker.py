@@ -74,6 +74,7 @@ class Worker:
         self.started_at = utcnow()
         self.trees_run = 0
         self._stop = asyncio.Event()
+        self._hurry = asyncio.Event()  # a second signal: hand the trees back now
 
     @property
     def id(self) -> str:
@@ -99,8 +100,7 @@ class Worker:
         name = signal.Signals(number).name
         if self.stopping:
             logger.warning("%s again: handing the trees back now", name)
-            self.settings = dataclasses.replace(self.settings, stop_grace_seconds=0)
-            self._stop.set()
+            self._hurry.set()
             return
         logger.warning(
             "%s: taking no new trees; %d running get %.0f s to finish, then are handed back",
@@ -167,11 +167,18 @@ class Worker:
 
     async def _finish(self) -> None:
         running = self.manager.active_trees
-        if running and self.settings.stop_grace_seconds > 0:
+        if running and self.settings.stop_grace_seconds > 0 and not self._hurry.is_set():
             waits = [asyncio.ensure_future(self.manager.wait(tree_id)) for tree_id in running]
-            _, late = await asyncio.wait(waits, timeout=self.settings.stop_grace_seconds)
-            for wait in late:
-                wait.cancel()
+            hurry = asyncio.ensure_future(self._hurry.wait())
+            all_done = asyncio.ensure_future(asyncio.wait(waits))
+            await asyncio.wait(
+                [all_done, hurry],
+                timeout=self.settings.stop_grace_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for pending in (*waits, hurry, all_done):
+                pending.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
         stopped = await self.manager.stop_all()
         if stopped:
             logger.warning("worker %s: handed back trees with %d running tasks", self.id, stopped)

@@ -77,11 +77,14 @@ class LeaseStore(abc.ABC):
         *,
         limit: int,
         dead_owners: Collection[str] = (),
+        exclude: Collection[str] = (),
     ) -> list[tuple[str, int]]:
         """Claim up to ``limit`` trees that need a manager — queued, or started (or being
         started) and left by their owner (released, expired, or one of ``dead_owners``) —
         oldest first, atomically (no two callers get the same tree). Returns ``(tree_id,
-        token)`` pairs. A pending tree nobody ever took stays where it is."""
+        token)`` pairs. A pending tree nobody ever took stays where it is. Trees in ``exclude``
+        (those the caller runs) are left out; the caller's own trees that it no longer runs
+        (it gave one up) are claimable again."""
 
     @abc.abstractmethod
     async def renew(self, owner: str, tokens: dict[str, int], expires_at: datetime) -> set[str]:

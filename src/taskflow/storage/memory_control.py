@@ -140,6 +140,7 @@ class MemoryLeaseStore(LeaseStore):
         *,
         limit: int,
         dead_owners: Collection[str] = (),
+        exclude: Collection[str] = (),
     ) -> list[tuple[str, int]]:
         """Claim the oldest trees that need a manager."""
         candidates = sorted(
@@ -147,7 +148,7 @@ class MemoryLeaseStore(LeaseStore):
                 t
                 for t in self._trees.values()
                 if (t.status in _CLAIMABLE or (t.status is TreeStatus.PENDING and t.lease.owner))
-                and t.lease.owner != owner
+                and t.id not in exclude
                 and self._free(t, owner, now, dead_owners)
             ),
             key=lambda t: (t.created_at, t.id),

@@ -48,7 +48,7 @@ def _create_or_check(conn: Connection) -> None:
         return
     raise StorageError(
         f"the database is at schema revision {revision!r}, this taskflow needs {HEAD_REVISION!r}: "
-        "run `taskflow db upgrade` (or `await repository.upgrade()`)"
+        "run `taskflow db upgrade` (or `await repository.storage.upgrade()`)"
     )
 
 

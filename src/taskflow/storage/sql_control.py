@@ -171,17 +171,15 @@ class SqlLeaseStore(LeaseStore):
         *,
         limit: int,
         dead_owners: Collection[str] = (),
+        exclude: Collection[str] = (),
     ) -> list[tuple[str, int]]:
         """``UPDATE … WHERE id IN (SELECT … LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING``."""
         if limit <= 0:
             return []
-        candidates = (
-            sa.select(trees.c.id)
-            .where(_CLAIMABLE, trees.c.lease_owner.is_distinct_from(owner))
-            .where(_free(owner, now, dead_owners))
-            .order_by(trees.c.created_at, trees.c.id)
-            .limit(limit)
-        )
+        candidates = sa.select(trees.c.id).where(_CLAIMABLE, _free(owner, now, dead_owners))
+        if exclude:
+            candidates = candidates.where(trees.c.id.not_in(list(exclude)))
+        candidates = candidates.order_by(trees.c.created_at, trees.c.id).limit(limit)
         if self._skip_locked:
             candidates = candidates.with_for_update(skip_locked=True)
         stmt = (
