@@ -63,6 +63,7 @@ class Running:
     wait_key: str | None = None  # parked, waiting for this signal
     wait_timer: asyncio.TimerHandle | None = None
     starting: asyncio.Task[None] | None = None  # pre-hooks in flight
+    ended: bool = False  # its outcome came back, and waits to be judged
     message: str | None = None
     used_signals: set[int] = dataclasses.field(default_factory=set)
 
@@ -89,7 +90,7 @@ class Dispatch:
 
     def running_nodes(self) -> list[Node]:
         """The tasks with an attempt in flight."""
-        return [running.node for running in self._by_node.values()]
+        return [running.node for running in self._by_node.values() if not running.ended]
 
     def message_of(self, node: Node) -> str | None:
         """The success or failure message of a task's last attempt (for terminal callbacks)."""
@@ -186,14 +187,16 @@ class Dispatch:
         if running is None or running.cancel is not None:
             return
         logger.info("cancelling %s: %s", node.key, cancel.reason)
-        running.cancel = cancel
-        self._stop(running, cancel.reason, grace=None)
+        running.cancel = cancel  # an outcome already back but not judged yet ends cancelled
+        if not running.ended:
+            self._stop(running, cancel.reason, grace=None)
 
     def stop_all(self, reason: str) -> None:
         """Stop every attempt at once (the manager stops, or lost the tree)."""
         for running in list(self._by_node.values()):
             running.stopping = True
-            self._stop(running, reason, grace=0)
+            if not running.ended:
+                self._stop(running, reason, grace=0)
 
     def _stop(self, running: Running, reason: str, *, grace: float | None) -> None:
         if running.starting is not None:
@@ -237,16 +240,21 @@ class Dispatch:
             self._spawn(self._wait(running, key, timeout))
 
     def finished(self, dispatch_id: str, outcome: Outcome) -> None:
-        """The attempt ended."""
+        """The attempt ended: its outcome waits to be judged (the task still counts as
+        running until then, so that a cancel meanwhile is taken into account)."""
         running = self._by_dispatch.pop(dispatch_id, None)
         if running is None:
             return
-        self._by_node.pop(running.node.id, None)
+        running.ended = True
         if running.wait_timer is not None:
             running.wait_timer.cancel()
         if running.holds_slot:
             self._release(running)
         self.host.outcome(running, outcome)
+
+    def judged(self, running: Running) -> None:
+        """The run judged the attempt's outcome: it is over."""
+        self._by_node.pop(running.node.id, None)
 
     def _release(self, running: Running) -> None:
         running.holds_slot = False

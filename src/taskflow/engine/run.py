@@ -306,6 +306,7 @@ class TreeRun:
 
     def _outcome(self, running: Running, outcome: Outcome) -> None:
         node = running.node
+        self.dispatch.judged(running)
         if self.failure is not None:
             return  # the tree is given up: nothing more is written
         info = self.context.registry.get(node.base.executor or "")
