@@ -38,6 +38,7 @@ format: $(STAMP)
 docs: $(BIN)/python  ## build the documentation site into site/ (warnings are errors)
 	$(BIN)/pip install --quiet -e '.[docs]'
 	$(BIN)/mkdocs build --strict --quiet
+	$(BIN)/python .ci/check_reference.py site
 
 bench: $(VENV)/.installed  ## orchestration overhead on a SQLite file
 	$(BIN)/python bench/overhead.py

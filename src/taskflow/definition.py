@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from taskflow.exceptions import (
     DefinitionError,
+    DefinitionErrors,
     DependencyCycle,
     InvalidReference,
     UnknownExecutor,
@@ -427,34 +428,65 @@ def _known_ids(executors: Collection[str] | ExecutorCatalog) -> Collection[str]:
 def check_tree(
     tasks: Sequence[Task], *, executors: Collection[str] | ExecutorCatalog | None = None
 ) -> None:
-    """Raise a `DefinitionError` if ``tasks`` (one whole tree) cannot run as defined.
+    """Raise a `DefinitionError` if ``tasks`` (one whole tree) cannot run as defined — with
+    every problem found (`DefinitionErrors`) when there are several.
 
-    Checks, in order: parents and dependencies name tasks of the tree, executors are known
-    (when ``executors`` is given), the dependencies have no cycle, and every reference in the
-    inputs names an upstream task with a well-formed expression.
+    Checks: parents and dependencies name tasks of the tree, executors are known (when
+    ``executors`` is given), the dependencies have no cycle, and every reference in the inputs
+    names an upstream task with a well-formed expression.
     """
+    DefinitionErrors.raise_if(tree_problems(tasks, executors=executors))
+
+
+def _edge_problems(
+    task: Task, by_id: Mapping[str, Task], executors: Collection[str] | ExecutorCatalog | None
+) -> tuple[list[DefinitionError], bool]:
+    """One task's parent, dependencies and executor: the problems, and whether an edge is
+    broken (then the graph cannot be judged further)."""
+    problems: list[DefinitionError] = []
+    broken = False
+    if task.parent_id is not None and task.parent_id not in by_id:
+        message = f"parent {task.parent_id!r} is not a task of this tree"
+        problems.append(DefinitionError(message, task=task.key))
+        broken = True
+    for dep in task.dependencies:
+        if dep.id not in by_id:
+            message = f"depends on {dep.id!r}, which is not a task of this tree"
+            problems.append(DefinitionError(message, task=task.key))
+            broken = True
+        elif dep.id == task.id:
+            problems.append(DependencyCycle([task.key, task.key]))
+            broken = True
+    if executors is not None and task.executor is not None and task.executor not in executors:
+        close = similar_ids(task.executor, _known_ids(executors))
+        problems.append(UnknownExecutor(task.executor, task=task.key, suggestions=close))
+    return problems, broken
+
+
+def tree_problems(
+    tasks: Sequence[Task], *, executors: Collection[str] | ExecutorCatalog | None = None
+) -> list[DefinitionError]:
+    """Every problem `check_tree` would raise, in task order."""
     by_id = {task.id: task for task in tasks}
     by_key = {task.key: task for task in tasks}
+    problems: list[DefinitionError] = []
+    broken_edges = False
     for task in tasks:
-        if task.parent_id is not None and task.parent_id not in by_id:
-            raise DefinitionError(
-                f"parent {task.parent_id!r} is not a task of this tree", task=task.key
-            )
-        for dep in task.dependencies:
-            if dep.id not in by_id:
-                raise DefinitionError(
-                    f"depends on {dep.id!r}, which is not a task of this tree", task=task.key
-                )
-            if dep.id == task.id:
-                raise DependencyCycle([task.key, task.key])
-        if executors is not None and task.executor is not None and task.executor not in executors:
-            close = similar_ids(
-                task.executor, _known_ids(executors)
-            )  # the error path lists them all
-            raise UnknownExecutor(task.executor, task=task.key, suggestions=close)
-    _check_acyclic(tasks, by_id)
+        found, broken = _edge_problems(task, by_id, executors)
+        problems.extend(found)
+        broken_edges = broken_edges or broken
+    if broken_edges:
+        return problems  # the graph is not whole: cycles and references cannot be judged
+    try:
+        _check_acyclic(tasks, by_id)
+    except DependencyCycle as cycle:
+        return [*problems, cycle]
     for task in tasks:
-        _check_references(task, by_id, by_key)
+        try:
+            _check_references(task, by_id, by_key)
+        except InvalidReference as exc:
+            problems.append(exc)
+    return problems
 
 
 def _waits_for(tasks: Sequence[Task], by_id: Mapping[str, Task]) -> dict[str, list[str]]:

@@ -6,11 +6,13 @@ The hierarchy::
     ├── ConfigurationError          bad settings or a missing optional extra
     ├── StorageError                the database failed or is at the wrong revision
     ├── TaskNotFound                no task with that id
+    ├── AmbiguousId                 an id prefix matches several tasks or trees
     ├── InvalidTransition           a status change the state table forbids, or a lost race
     ├── TaskConflict                the change would break the tree (orphans, running task)
     ├── LeaseLost                   another manager took over a tree this one was running
     ├── TreeBusy                    the tree is being run by another live manager
     ├── DefinitionError             a task or tree that cannot be created or run as given
+    │   ├── DefinitionErrors        several of them at once (``errors``)
     │   ├── UnknownExecutor         a task names an executor nobody registered
     │   ├── DependencyCycle         the dependency edges form a cycle
     │   ├── InvalidReference        an input refers to a task that is not upstream
@@ -46,6 +48,16 @@ class TaskNotFound(TaskflowError):
     def __init__(self, task_id: str) -> None:
         super().__init__(f"task {task_id!r} does not exist")
         self.task_id = task_id
+
+
+class AmbiguousId(TaskflowError):
+    """Raised when an id prefix matches more than one task or tree; ``matches`` lists them."""
+
+    def __init__(self, prefix: str, matches: Sequence[str]) -> None:
+        shown = ", ".join(matches[:5]) + (" …" if len(matches) > 5 else "")
+        super().__init__(f"{prefix!r} matches more than one: {shown}; give more of the id")
+        self.prefix = prefix
+        self.matches = list(matches)
 
 
 class InvalidTransition(TaskflowError):
@@ -104,6 +116,26 @@ class DefinitionError(TaskflowError):
     def __init__(self, message: str, *, task: str | None = None) -> None:
         super().__init__(f"task {task!r}: {message}" if task else message)
         self.task = task
+
+
+class DefinitionErrors(DefinitionError):
+    """Raised when a definition has several problems: ``errors`` holds each of them (every one
+    a `DefinitionError` naming its task), so that all can be fixed at once."""
+
+    def __init__(self, errors: Sequence[DefinitionError]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0]
+        message = f"{len(self.errors)} problems: " + "; ".join(str(e) for e in self.errors)
+        super().__init__(message, task=None)
+        self.task = first.task
+
+    @classmethod
+    def raise_if(cls, errors: Sequence[DefinitionError]) -> None:
+        """Raise the one error, or all of them together; nothing if there is none."""
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise cls(errors)
 
 
 class UnknownExecutor(DefinitionError):

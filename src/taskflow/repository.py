@@ -7,11 +7,15 @@ tree (`taskflow.executors.check_tasks`); storage only inserts, selects and commi
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from taskflow.definition import build_task, check_priority, parse_dependencies
-from taskflow.exceptions import DefinitionError, TaskConflict, TaskNotFound, TreeBusy
-from taskflow.executors import ExecutorRegistry, check_tasks, get_registry
+from taskflow.exceptions import (
+    AmbiguousId,
+    DefinitionError,
+    TaskConflict,
+    TaskNotFound,
+    TreeBusy,
+)
 from taskflow.models import (
     PRIORITY_DEFAULT,
     Dependency,
@@ -23,15 +27,11 @@ from taskflow.models import (
     new_task_id,
     utcnow,
 )
-from taskflow.storage import (
-    EventLog,
-    MemoryStorage,
-    SignalBox,
-    Storage,
-    TaskEdit,
-    TaskQuery,
-    TreeQuery,
-)
+from taskflow.storage.records import TaskEdit, TaskQuery, TreeQuery
+
+if TYPE_CHECKING:
+    from taskflow.executors import ExecutorRegistry
+    from taskflow.storage import EventLog, SignalBox, Storage
 
 #: Fields a user may edit with `TaskRepository.update_task`.
 EDITABLE_FIELDS = frozenset(
@@ -53,7 +53,17 @@ class TaskRepository:
 
     def __init__(self, storage: Storage, *, registry: ExecutorRegistry | None = None) -> None:
         self.storage = storage
-        self.registry = registry or get_registry()
+        self._registry = registry
+
+    @property
+    def registry(self) -> ExecutorRegistry:
+        """Where ``create_task`` looks executors up (the process-wide registry by default;
+        imported when first needed, so that reading tasks stays cheap)."""
+        if self._registry is None:
+            from taskflow.executors import get_registry
+
+            self._registry = get_registry()
+        return self._registry
 
     def __repr__(self) -> str:
         return f"TaskRepository({self.storage!r})"
@@ -123,6 +133,8 @@ class TaskRepository:
             spec["executor"] = executor
         parent = await self.require_task(parent_id) if parent_id is not None else None
         siblings = await self.get_tree_tasks(parent.tree_id) if parent else []
+        from taskflow.definition import build_task
+
         task = build_task(
             {k: v for k, v in spec.items() if v is not None or k in ("executor", "name")},
             task_id=task_id,
@@ -130,6 +142,8 @@ class TaskRepository:
             siblings=siblings,
             user_id=user_id,
         )
+        from taskflow.executors import check_tasks
+
         check_tasks([*siblings, task], self.registry, new={task.id})
         if parent is None:
             await self.storage.insert([task], TaskTree.of(task))
@@ -154,6 +168,53 @@ class TaskRepository:
         if task is None:
             raise TaskNotFound(task_id)
         return task
+
+    async def find_task(self, ref: str) -> Task:
+        """The task a user means by ``ref``: its id, any unique prefix of it, or
+        ``TREE/KEY`` — a tree (by id or unique prefix) and the key of a task in it.
+
+        Raises:
+            TaskNotFound: nothing matches.
+            AmbiguousId: a prefix matches several tasks or trees (they are listed).
+        """
+        ref = ref.strip()
+        if "/" in ref:
+            tree_ref, _, key = ref.partition("/")
+            tree = await self.find_tree(tree_ref)
+            found = await self.storage.select(
+                TaskQuery(tree_id=tree.id, key=key, with_results=True)
+            )
+            if not found:
+                raise TaskNotFound(ref)
+            return found[0]
+        exact = await self.get_task(ref)
+        if exact is not None:
+            return exact
+        if not ref:
+            raise TaskNotFound(ref)
+        found = await self.storage.select(TaskQuery(id_prefix=ref, limit=6, with_results=False))
+        if len(found) > 1:
+            raise AmbiguousId(ref, [f"{t.id} ({t.key})" for t in found])
+        if not found:
+            raise TaskNotFound(ref)
+        return await self.require_task(found[0].id)
+
+    async def find_tree(self, ref: str) -> TaskTree:
+        """The tree a user means by ``ref``: its id or any unique prefix of it.
+
+        Raises:
+            TaskNotFound: nothing matches.
+            AmbiguousId: the prefix matches several trees.
+        """
+        exact = await self.get_tree(ref)
+        if exact is not None:
+            return exact
+        found = await self.storage.select_trees(TreeQuery(id_prefix=ref, limit=6)) if ref else []
+        if len(found) > 1:
+            raise AmbiguousId(ref, [f"{t.id} ({t.name})" for t in found])
+        if not found:
+            raise TaskNotFound(ref)
+        return found[0]
 
     async def get_tree_tasks(self, tree_id: str) -> list[Task]:
         """Every task of a tree, in creation order."""
@@ -259,12 +320,16 @@ class TaskRepository:
             )
         await self._refuse_if_running(task)
         if "priority" in fields:
+            from taskflow.definition import check_priority
+
             check_priority(fields["priority"], task=task.key)
         if "dependencies" in fields:
             fields["dependencies"] = await self._linked(task, fields["dependencies"])
         now = utcnow()
         changed = task.evolve(**fields, updated_at=now)
         siblings = await self.get_tree_tasks(task.tree_id)
+        from taskflow.executors import check_tasks
+
         check_tasks([changed if t.id == task_id else t for t in siblings], self.registry, new={})
         if not await self.storage.edit(task_id, task.status, TaskEdit(**fields), now):
             raise TaskConflict(task_id, "its status changed while it was being edited")
@@ -273,6 +338,8 @@ class TaskRepository:
     async def _linked(self, task: Task, raw: Any) -> tuple[Dependency, ...]:
         siblings = await self.get_tree_tasks(task.tree_id)
         by_key = {t.key: t.id for t in siblings}
+        from taskflow.definition import parse_dependencies
+
         deps = parse_dependencies(raw, task=task.key)
         return tuple(Dependency(by_key.get(d.id, d.id), d.required) for d in deps)
 
@@ -317,6 +384,8 @@ class MemoryRepository(TaskRepository):
     runs)."""
 
     def __init__(self, *, registry: ExecutorRegistry | None = None) -> None:
+        from taskflow.storage.memory import MemoryStorage
+
         super().__init__(MemoryStorage(), registry=registry)
 
 

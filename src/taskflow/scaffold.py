@@ -4,7 +4,7 @@ The package has what a third-party executor package needs: a ``pyproject.toml`` 
 executor in the ``taskflow.executors`` entry-point group, a ``src/`` package with an executor
 class that declares its input and output schemas (with examples), a README, and tests that use
 the kit (`taskflow.testing`). Installed, it registers itself and passes its own tests; then its
-author replaces the example executor with theirs. ``taskflow executor new NAME`` calls it.
+author replaces the example executor with theirs. ``taskflow executors new NAME`` calls it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,14 @@ from pathlib import Path
 from taskflow import __version__
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+
+
+def normalise_package_name(name: str) -> str:
+    """A distribution name as packaging normalises it: lowercase, runs of ``-``, ``_`` and
+    ``.`` (and spaces) as one hyphen (``acme_widget`` → ``acme-widget``)."""
+    return re.sub(r"[-_.\s]+", "-", name.strip()).lower().strip("-")
+
+
 PREFIX = "taskflow-"
 
 

@@ -30,7 +30,7 @@ def write(tmp_path: Path, name: str, text: str) -> str:
 def test_version_help_and_schema(cli: Cli) -> None:
     assert cli.run("--version").stdout.strip() == "taskflow, version 0.1.0"
     help_text = cli.run("--help").stdout
-    for command in ("run", "validate", "schema", "resume", "tasks", "executors", "executor", "db"):
+    for command in ("run", "validate", "schema", "resume", "worker", "tasks", "executors", "db"):
         assert re.search(rf"^\s+{command}\s", help_text, re.M), command
     schema = json.loads(cli.run("schema").stdout)
     assert schema["$schema"].endswith("2020-12/schema")

@@ -77,11 +77,15 @@ def test_sigkill_at_any_moment_of_creating_a_tree_leaves_nothing_stuck(
         for i in range(3000)
     ]
     path = write(tmp_path / "big.json", {"name": "big", "tasks": tasks})
-    for delay in (0.3, 0.6, 0.9, 1.2, 1.5, 2.0):
+    delays = [0.3, 0.6, 0.9, 1.2, 1.5, 2.0]
+    while delays:
+        delay = delays.pop(0)
         running = cli.start("run", str(path), *IMPORT)
         time.sleep(delay)
         running.send_signal(signal.SIGKILL)
         running.communicate()
+        if not delays and delay < 10 and not _has_trees(cli):
+            delays.append(delay + 0.5)  # a slow machine: kill later too, until one got written
     resumed = cli.run("resume", *IMPORT, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     trees = cli.json("tasks", "list", "--roots", "--limit", "100")
@@ -89,6 +93,10 @@ def test_sigkill_at_any_moment_of_creating_a_tree_leaves_nothing_stuck(
     assert {t["status"] for t in trees} == {"completed"}, trees  # none pending, none stuck
     runs = collections.Counter((tree, key) for _, tree, key in marks_of(marks))
     assert len(runs) == 3000 * len(trees)
+
+
+def _has_trees(cli: ServiceCli) -> bool:
+    return cli.run("tasks", "list", "--roots", "--json").stdout.strip() not in ("", "[]")
 
 
 def test_sigterm_to_a_worker_hands_its_trees_back(cli: ServiceCli, tmp_path: Path) -> None:

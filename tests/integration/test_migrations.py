@@ -10,8 +10,9 @@ from alembic.script import ScriptDirectory
 
 from taskflow import StorageError
 from taskflow.runtime import create_storage, normalise_url
-from taskflow.storage.migrate import MIGRATIONS, VERSION_TABLE, current_revision
-from taskflow.storage.schema import HEAD_REVISION, metadata
+from taskflow.storage.codec import HEAD_REVISION, VERSION_TABLE
+from taskflow.storage.migrate import MIGRATIONS, current_revision
+from taskflow.storage.schema import metadata
 from taskflow.storage.sql import SqlStorage
 
 

@@ -1,23 +1,30 @@
-"""What every command shares: options, the manager, output, and the exit codes."""
+"""What every command shares: options, the manager, output, and the exit codes.
+
+Heavy imports (the engine, storage drivers, rich) happen inside the commands that need them,
+so that ``taskflow --help`` and a listing start fast.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import dataclasses
 import importlib
 import json
 import logging
+import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.markup import escape
+from click.core import ParameterSource
 
-from taskflow.engine import EngineSettings
 from taskflow.exceptions import TaskflowError
-from taskflow.runtime import TaskManager, create_session
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from taskflow.runtime import TaskManager
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,12 +35,74 @@ EXIT_BAD_INPUT = 2  # nothing ran: a bad file, an unknown id, an unreachable dat
 EXIT_INTERRUPTED = 130  # stopped by Ctrl-C (twice): the tree is left resumable
 EXIT_TERMINATED = 143  # stopped by SIGTERM: the tree is left resumable
 
+
+class _LazyConsole:
+    """A rich `Console` created the first time it is used (rich takes a while to import)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    @property
+    def real(self) -> Console:
+        """The console itself (for rich objects that need one, like `rich.live.Live`)."""
+        if self._console is None:
+            from rich.console import Console
+
+            options = dict(self._options)
+            if options.pop("pipe_width", False) and not sys.stdout.isatty():
+                options["width"] = 250
+            self._console = Console(**options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
 # In a pipe, tables are not squeezed to 80 columns: lines are for grep and scripts. No emoji
 # codes: rich would print "tree.yaml:100:" with a 💯 for the line number.
-stdout = Console(
-    highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 250
-)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+stdout: Any = _LazyConsole(highlight=False, soft_wrap=True, emoji=False, pipe_width=True)
+stderr: Any = _LazyConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+_live_views: list[Any] = []  # the live view being drawn, if any
+
+
+@contextlib.contextmanager
+def drawing(live: Any) -> Iterator[None]:
+    """While ``live`` (a rich `Live`) is drawn, `notice` prints above it, and its lines wrap
+    at the terminal's width instead of being cut."""
+    console = live.console
+    soft_wrap, console.soft_wrap = console.soft_wrap, False
+    _live_views.append(live)
+    try:
+        yield
+    finally:
+        _live_views.remove(live)
+        console.soft_wrap = soft_wrap
+
+
+def notice(message: str) -> None:
+    """A message for the user, on stderr; above the live view while one is drawn (written
+    beside it, the message would shift the view, whose next frame would leave stale lines)."""
+    if _live_views:
+        _live_views[-1].console.print(message, markup=False, highlight=False)
+    else:
+        stderr.print(message, markup=False)
+
+
+@dataclasses.dataclass(slots=True)
+class GlobalOptions:
+    """What was given before (or after) the subcommand: ``--db``, ``--import``, ``-v``."""
+
+    db_url: str | None = None
+    imports: tuple[str, ...] = ()
+    verbosity: int = 0
+
+
+def global_options() -> GlobalOptions:
+    """The root command's options (defaults outside a command)."""
+    context = click.get_current_context(silent=True)
+    root = context.find_root().obj if context is not None else None
+    return root if isinstance(root, GlobalOptions) else GlobalOptions()
 
 
 class Failed(click.ClickException):
@@ -44,16 +113,26 @@ class Failed(click.ClickException):
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """The CLI's process edge into asyncio."""
+    import asyncio
+
     return asyncio.run(coroutine)
 
 
+def _or_global_db(context: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """The subcommand's ``--db`` if given there, else the one before it, else the variable."""
+    given_here = context.get_parameter_source(param.name or "") is ParameterSource.COMMANDLINE
+    return value if given_here else (global_options().db_url or value)
+
+
 def db_option(function: F) -> F:
-    """``--db URL`` (or ``TASKFLOW_DATABASE_URL``; default: the SQLite file)."""
+    """``--db URL`` (or ``TASKFLOW_DATABASE_URL``, or ``taskflow --db URL`` before the
+    subcommand; default: the SQLite file)."""
     return click.option(
         "--db",
         "db_url",
         envvar="TASKFLOW_DATABASE_URL",
         metavar="URL",
+        callback=_or_global_db,
         help="Database URL (default: $TASKFLOW_HOME/taskflow.db; env TASKFLOW_DATABASE_URL).",
     )(function)
 
@@ -75,8 +154,12 @@ def json_option(function: F) -> F:
 
 
 def import_modules(names: tuple[str, ...]) -> None:
-    """Import executor modules named on the command line."""
-    for name in names:
+    """Import executor modules named on the command line (``--import`` before or after the
+    subcommand), from the working directory too, as ``python -m`` does."""
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
+    for name in (*global_options().imports, *names):
         try:
             importlib.import_module(name)
         except ImportError as exc:
@@ -88,6 +171,9 @@ def import_modules(names: tuple[str, ...]) -> None:
 @contextlib.asynccontextmanager
 async def open_manager(db_url: str | None, **settings: Any) -> AsyncIterator[TaskManager]:
     """A TaskManager on the database, closed (trees left resumable) on the way out."""
+    from taskflow.engine import EngineSettings
+    from taskflow.runtime import TaskManager, create_session
+
     options = {k: v for k, v in settings.items() if v is not None}
     manager = TaskManager(create_session(db_url), settings=EngineSettings(**options))
     try:
@@ -120,6 +206,8 @@ def report_error(exc: BaseException, verbosity: int) -> int:
         stderr.print("interrupted")
         return EXIT_INTERRUPTED
     if isinstance(exc, TaskflowError):
+        from rich.markup import escape
+
         if verbosity > 0:
             stderr.print_exception()
         stderr.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)

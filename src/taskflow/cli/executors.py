@@ -1,4 +1,4 @@
-"""``taskflow executors list|show`` and ``taskflow executor new``."""
+"""``taskflow executors list|show|new`` (and ``taskflow executor new``, the older spelling)."""
 
 from __future__ import annotations
 
@@ -136,12 +136,7 @@ def show(executor_id: str, imports: tuple[str, ...], as_json: bool) -> None:
         stdout.print(json.dumps(data[name], indent=2), markup=False)
 
 
-@click.group()
-def executor() -> None:
-    """Write executors."""
-
-
-@executor.command()
+@click.command()
 @click.argument("name")
 @click.option(
     "--dir",
@@ -152,12 +147,30 @@ def executor() -> None:
     help="Where to create the package folder.",
 )
 def new(name: str, directory: Path) -> None:
-    """Create an executor package NAME that installs and passes its own tests."""
-    from taskflow.scaffold import new_executor_package
+    """Create an executor package NAME that installs and passes its own tests.
 
+    NAME is a distribution name such as taskflow-weather; acme_widget or Acme.Widget are
+    taken as acme-widget.
+    """
+    from taskflow.scaffold import new_executor_package, normalise_package_name
+
+    normalised = normalise_package_name(name)
+    if normalised != name:
+        stderr.print(f"package name {name!r} normalised to {normalised!r}", markup=False)
     try:
-        created = new_executor_package(name, directory)
+        created = new_executor_package(normalised, directory)
     except (ValueError, FileExistsError) as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from exc
     stdout.print(f"created {created}", markup=False)
     stdout.print(f"next: pip install -e {created} && pytest {created}", markup=False)
+
+
+executors.add_command(new)
+
+
+@click.group(hidden=True)
+def executor() -> None:
+    """Write executors (the old spelling: `taskflow executors new` is the command)."""
+
+
+executor.add_command(new)

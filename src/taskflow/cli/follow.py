@@ -13,6 +13,7 @@ from taskflow.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
+    notice,
     print_json,
     stderr,
     stdout,
@@ -46,12 +47,12 @@ class Interrupts:
     def __call__(self) -> None:
         self.count += 1
         if self.count == 1:
-            stderr.print(
+            notice(
                 "cancelling the tree… press Ctrl-C again to stop at once (the tree stays resumable)"
             )
             self._do(self.manager.cancel(self.tree_id, CANCEL_REASON))
         else:
-            stderr.print("stopping now; finish later with `taskflow resume`")
+            notice("stopping now; finish later with `taskflow resume`")
             self._do(self.manager.stop_all())
 
     def terminate(self) -> None:
@@ -59,7 +60,7 @@ class Interrupts:
         if self.terminated:
             return
         self.terminated = True
-        stderr.print(
+        notice(
             f"SIGTERM: letting running tasks finish for up to {TERM_GRACE_SECONDS:g} s, then "
             "stopping; finish later with `taskflow resume`"
         )

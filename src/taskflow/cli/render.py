@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.live import Live
@@ -15,11 +17,13 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from taskflow.cli.common import stdout
-from taskflow.engine.identity import short_owner
+from taskflow.cli.common import drawing, stdout
 from taskflow.events import TaskEvent
+from taskflow.identity import short_owner
 from taskflow.models import Task, TaskStatus, TaskTree, TaskTreeNode, TreeStatus, utcnow
-from taskflow.runtime import TaskManager
+
+if TYPE_CHECKING:
+    from taskflow.runtime import TaskManager
 
 STYLE = {
     TaskStatus.PENDING: ("○", "dim"),
@@ -28,8 +32,10 @@ STYLE = {
     TaskStatus.FAILED: ("✖", "red"),
     TaskStatus.CANCELLED: ("⊘", "magenta"),
 }
+WAITING_STYLE = ("⏸", "cyan")
 LIVE_LINES = 40  # a bigger tree shows a summary and the interesting tasks only
 REFRESH_SECONDS = 0.25
+LOG_VALUE_CHARS = 300  # a value in a log line is cut past this (marked with …)
 
 
 def elapsed(task: Task, now: datetime) -> str:
@@ -46,20 +52,56 @@ def progress_bar(fraction: float, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def task_line(task: Task, now: datetime) -> Text:
-    """One task: icon, key, executor, status, progress, elapsed, error."""
-    icon, style = STYLE[task.status]
+def waiting_text(task: Task, now: datetime) -> str:
+    """``waiting for 'approval' 12s (timeout 60s)`` for a task parked in ``context.wait``."""
+    waiting = task.waiting or {}
+    text = f"waiting for {waiting.get('key')!r}"
+    since = waiting.get("since")
+    if since:
+        with contextlib.suppress(ValueError):
+            seconds = (now - datetime.fromisoformat(since)).total_seconds()
+            text += f" {_duration(seconds)}"
+    if waiting.get("timeout") is not None:
+        text += f" (timeout {waiting['timeout']:g}s)"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def one_line(text: str, limit: int = LOG_VALUE_CHARS) -> str:
+    """``text`` on one line (line breaks shown as ⏎), cut past ``limit`` with …."""
+    flat = " ⏎ ".join(part.strip() for part in text.splitlines()) if "\n" in text else text
+    flat = flat.replace("\r", " ")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def task_line(task: Task, now: datetime) -> RenderableType:
+    """One task: icon, key, executor, status, progress, elapsed; on a line of its own,
+    wrapped, what it waits for or why it failed."""
+    waiting = task.status is TaskStatus.IN_PROGRESS and task.waiting is not None
+    icon, style = WAITING_STYLE if waiting else STYLE[task.status]
     line = Text.assemble((f"{icon} ", style), (task.key, "bold"))
     if task.name not in (task.key, task.executor):
         line.append(f"  {task.name}")
     line.append(f"  {task.executor or 'group'}", style="dim")
-    line.append(f"  {task.status.value}", style=style)
-    if task.status is TaskStatus.IN_PROGRESS:
+    line.append(f"  {'waiting' if waiting else task.status.value}", style=style)
+    if task.status is TaskStatus.IN_PROGRESS and not waiting:
         line.append(f"  {progress_bar(task.progress)} {task.progress:4.0%}")
     line.append(f"  {elapsed(task, now)}", style="dim")
-    if task.error and task.status is not TaskStatus.COMPLETED:
-        line.append(f"  {task.error}", style=style)
-    return line
+    detail = None
+    if waiting:
+        detail = Text(waiting_text(task, now), style=style)
+    elif task.error and task.status is not TaskStatus.COMPLETED:
+        detail = Text(one_line(task.error, 500), style=style)
+    elif task.status is TaskStatus.IN_PROGRESS and task.message:
+        detail = Text(one_line(task.message, 200), style="dim")
+    if detail is None:
+        return line
+    detail.pad_left(4)
+    return Group(line, detail)
 
 
 def tree_view(root: TaskTreeNode) -> RenderableType:
@@ -91,10 +133,32 @@ def _summary(nodes: list[TaskTreeNode], now: datetime) -> RenderableType:
     return Group(*lines)
 
 
+@contextlib.contextmanager
+def _no_control_echo() -> Iterator[None]:
+    """Keep the terminal from echoing ``^C`` while the live view redraws: the two characters
+    would shift the cursor under the view, which then leaves stale lines of an older frame."""
+    try:
+        import termios
+
+        descriptor = sys.stdin.fileno()
+        before = termios.tcgetattr(descriptor)
+    except (ImportError, OSError, ValueError, AttributeError):
+        yield
+        return
+    quiet = list(before)
+    quiet[3] &= ~termios.ECHOCTL
+    try:
+        termios.tcsetattr(descriptor, termios.TCSANOW, quiet)
+        yield
+    finally:
+        termios.tcsetattr(descriptor, termios.TCSANOW, before)
+
+
 async def live_tree(manager: TaskManager, tree_id: str, done: asyncio.Future[Any]) -> None:
     """Redraw the tree from the repository until ``done`` resolves, then draw it once more."""
     repository = manager.task_repository
-    with Live(console=stdout, auto_refresh=False, transient=False) as live:
+    live = Live(console=stdout.real, auto_refresh=False, transient=False)
+    with _no_control_echo(), drawing(live), live:
         while True:
             tree = await repository.get_task_tree(tree_id)
             live.update(tree_view(tree), refresh=True)
@@ -105,12 +169,14 @@ async def live_tree(manager: TaskManager, tree_id: str, done: asyncio.Future[Any
 
 
 def event_line(event: TaskEvent) -> str:
-    """One event as a log line."""
+    """One event as one log line: values on one line, long ones cut (marked with …); the
+    whole error is in ``taskflow tasks show``."""
     data = dict(event.data)
     key = data.pop("key", event.task_id)
     data.pop("status", None)
     details = " ".join(
-        f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in data.items()
+        f"{k}={one_line(v if isinstance(v, str) else json.dumps(v, default=str))}"
+        for k, v in data.items()
     )
     return f"{event.time:%H:%M:%S} {key} {event.type.value} {details}".rstrip()
 
@@ -151,13 +217,19 @@ def tasks_table(tasks: Iterable[Task]) -> Table:
     table = Table(box=None, header_style="bold")
     for column in ("ID", "KEY", "EXECUTOR", "STATUS", "ATTEMPT", "TREE", "UPDATED"):
         table.add_column(column, no_wrap=column in ("ID", "TREE"))
+    now = utcnow()
     for task in tasks:
-        icon, style = STYLE[task.status]
+        if task.status is TaskStatus.IN_PROGRESS and task.waiting is not None:
+            icon, style = WAITING_STYLE
+            status = Text(f"{icon} {waiting_text(task, now)}", style=style)
+        else:
+            icon, style = STYLE[task.status]
+            status = Text(f"{icon} {task.status.value}", style=style)
         table.add_row(
             task.id,
             task.key,
             task.executor or "group",
-            Text(f"{icon} {task.status.value}", style=style),
+            status,
             str(task.attempt),
             task.tree_id[:8],
             f"{task.updated_at:%Y-%m-%d %H:%M:%S}",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import click
 
 from taskflow.cli.common import (
+    EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_OK,
     db_option,
@@ -24,8 +27,8 @@ from taskflow.cli.common import (
     stdout,
 )
 from taskflow.cli.follow import follow
-from taskflow.engine.identity import describe_owner
-from taskflow.exceptions import DefinitionError
+from taskflow.exceptions import DefinitionError, DefinitionErrors, InputValidationError
+from taskflow.identity import describe_owner
 from taskflow.models import TaskTree, utcnow
 from taskflow.runtime import MEMORY_URL, TaskManager, create_session
 from taskflow.runtime.worker import alive_workers
@@ -41,14 +44,82 @@ from taskflow.treefile import (
 DETACHED_WORKER_IDLE_SECONDS = 30
 
 
-def _load(file: str, assignments: tuple[str, ...]) -> TreeFile:
+def load(file: str, assignments: tuple[str, ...]) -> TreeFile:
     return load_tree_file(file, parse_assignments(assignments))
 
 
-def _located(tree_file: TreeFile, exc: DefinitionError) -> TreeFileError:
-    """The same error, pointing at the file and the task's line."""
-    line = tree_file.line_of(exc.task) if exc.task else None
-    return TreeFileError(str(exc), path=tree_file.path, line=line)
+def _each(exc: DefinitionError) -> list[DefinitionError]:
+    return list(exc.errors) if isinstance(exc, DefinitionErrors) else [exc]
+
+
+def located(tree_file: TreeFile, exc: DefinitionError) -> TreeFileError:
+    """The same error (each of them), pointing at the file and the task's line."""
+    found = []
+    for one in _each(exc):
+        error = TreeFileError(
+            str(one), path=tree_file.path, line=tree_file.line_of(one.task) if one.task else None
+        )
+        error.task = one.task
+        error.__cause__ = one.__cause__ or one
+        found.append(error)
+    if len(found) == 1:
+        return found[0]
+    every = TreeFileError(
+        f"{len(found)} problems:\n" + "\n".join(f"  {one}" for one in found), path=tree_file.path
+    )
+    every.errors = found  # type: ignore[attr-defined]
+    return every
+
+
+def error_document(exc: DefinitionError, path: str) -> dict[str, Any]:
+    """A bad file as JSON for scripts: every problem with its file, line, column, task and
+    (for inputs) field."""
+    errors = getattr(exc, "errors", None) or [exc]
+    found = []
+    for one in errors:
+        message = str(one)
+        if isinstance(one, TreeFileError):
+            where = f"{one.path}:{one.line}" if one.line else one.path
+            where += f":{one.column}" if one.line and one.column else ""
+            message = message.removeprefix(f"{where}: ")
+        cause = one.__cause__
+        found.append(
+            {
+                "file": getattr(one, "path", path),
+                "line": getattr(one, "line", None),
+                "column": getattr(one, "column", None),
+                "task": one.task or _task_of(message),
+                "field": cause.path if isinstance(cause, InputValidationError) else None,
+                "message": message,
+            }
+        )
+    return {"valid": False, "errors": found}
+
+
+def _task_of(message: str) -> str | None:
+    if message.startswith("task '"):
+        return message[len("task '") :].split("'", 1)[0]
+    return None
+
+
+@contextlib.contextmanager
+def reported(path: str, *, as_json: bool) -> Iterator[None]:
+    """With ``--json``, a bad file is a JSON document on stdout (exit 2), not a message."""
+    try:
+        yield
+    except DefinitionError as exc:
+        if not as_json:
+            raise
+        print_json(error_document(exc, path))
+        raise click.exceptions.Exit(EXIT_BAD_INPUT) from exc
+
+
+def _checked(tree_file: TreeFile) -> list[Any]:
+    """Every check `run` makes, writing nothing; every problem located in the file."""
+    try:
+        return TaskManager(create_session(MEMORY_URL)).check(tree_file.definition)
+    except DefinitionError as exc:
+        raise located(tree_file, exc) from exc
 
 
 def interactive() -> bool:
@@ -56,7 +127,7 @@ def interactive() -> bool:
     return stdout.is_terminal and os.environ.get("TERM") != "dumb"
 
 
-def _definition(tree_file: TreeFile, concurrency: int | None) -> object:
+def definition_of(tree_file: TreeFile, concurrency: int | None) -> object:
     """The file's definition, with ``--concurrency`` set on its root (nested or flat)."""
     definition = tree_file.definition
     if concurrency is None:
@@ -106,22 +177,24 @@ def run(
     waits; twice stops at once (finish with `taskflow resume`).
     """
     import_modules(imports)
-    tree_file = _load(file, assignments)
-    definition = _definition(tree_file, concurrency or tree_file.concurrency)
-    user_id = user or tree_file.user
-    if detach:
-        run_async(
-            _detach(
-                tree_file,
-                definition=definition,
-                db_url=db_url,
-                imports=imports,
-                user=user_id,
-                as_json=as_json,
+    with reported(file, as_json=as_json):  # checked once, by creating the tree
+        tree_file = load(file, assignments)
+        definition = definition_of(tree_file, concurrency or tree_file.concurrency)
+        user_id = user or tree_file.user
+        if detach:
+            run_async(
+                _detach(
+                    tree_file,
+                    definition=definition,
+                    db_url=db_url,
+                    imports=imports,
+                    user=user_id,
+                    as_json=as_json,
+                )
             )
-        )
-        return
-    sys.exit(run_async(_run(tree_file, definition, db_url, user_id, as_json)))
+            return
+        code = run_async(_run(tree_file, definition, db_url, user_id, as_json))
+    sys.exit(code)
 
 
 async def _run(
@@ -131,7 +204,7 @@ async def _run(
         try:
             tree_id = await manager.launch(definition, user_id=user)  # type: ignore[arg-type]
         except DefinitionError as exc:
-            raise _located(tree_file, exc) from exc
+            raise located(tree_file, exc) from exc
         return await follow(manager, tree_id, as_json=as_json, interactive=interactive())
 
 
@@ -148,7 +221,7 @@ async def _detach(
         try:
             tree = await manager.create_tree(definition, user_id=user, queued=True)  # type: ignore[arg-type]
         except DefinitionError as exc:
-            raise _located(tree_file, exc) from exc
+            raise located(tree_file, exc) from exc
         workers = await alive_workers(manager)
     started = not workers
     if started:
@@ -194,11 +267,9 @@ def validate(
     executors' schemas?), dependencies and references (upstream?), cycles.
     """
     import_modules(imports)
-    tree_file = _load(file, assignments)
-    try:
-        tasks = TaskManager(create_session(MEMORY_URL)).check(tree_file.definition)
-    except DefinitionError as exc:
-        raise _located(tree_file, exc) from exc
+    with reported(file, as_json=as_json):
+        tree_file = load(file, assignments)
+        tasks = _checked(tree_file)
     if as_json:
         print_json({"valid": True, "tasks": len(tasks)})
     else:
@@ -264,6 +335,3 @@ def resume(db_url: str | None, imports: tuple[str, ...], as_json: bool) -> None:
             stdout.print("nothing to resume")
     ok = all(status == "completed" for _, status in outcomes) and not failed
     sys.exit(EXIT_OK if ok else EXIT_FAILED)
-
-
-COMMANDS = (run, validate, schema, resume)

@@ -1,18 +1,22 @@
-"""``taskflow tasks ...``: list, show, tree, cancel, retry, notify, watch."""
+"""``taskflow tasks ...``: list, show, tree, cancel, retry, notify, watch.
+
+Wherever a task is named, any unique prefix of its id will do, or ``TREE/KEY`` (a tree by id
+or unique prefix, and the key of one of its tasks): ``taskflow tasks notify 3f2a/approve
+approval --data '{"by": "ann"}'``.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
-import signal
 import sys
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from taskflow.cli.common import (
     EXIT_INTERRUPTED,
-    Failed,
     db_option,
     import_modules,
     imports_option,
@@ -22,29 +26,35 @@ from taskflow.cli.common import (
     run_async,
     stdout,
 )
-from taskflow.cli.follow import exit_code, follow, show_outcome
-from taskflow.cli.render import (
-    live_tree,
-    plain_log,
-    task_json,
-    tasks_table,
-    tree_json,
-    tree_record_json,
-    tree_view,
-    trees_table,
-)
-from taskflow.cli.run import interactive
 from taskflow.models import TaskStatus, TreeStatus
-from taskflow.runtime import TaskManager
 
-STATUSES = [status.value for status in TaskStatus]
+if TYPE_CHECKING:
+    from taskflow.repository import TaskRepository
+    from taskflow.runtime import TaskManager
+
+WAITING = "waiting"  # in_progress, parked in context.wait
+STATUSES = [*(status.value for status in TaskStatus), WAITING]
 #: With --roots, trees are listed: they may also be queued.
-LISTED_STATUSES = [*STATUSES, *(s.value for s in TreeStatus if s.value not in STATUSES)]
+LISTED_STATUSES = [*STATUSES, TreeStatus.QUEUED.value]
+TASK_REF = "A task id, a unique prefix of one, or TREE/KEY."
+
+
+@contextlib.asynccontextmanager
+async def open_repository(db_url: str | None) -> AsyncIterator[TaskRepository]:
+    """The repository alone, for reading (no engine, and on a SQLite file no SQLAlchemy: the
+    command starts faster)."""
+    from taskflow.runtime.session import create_reader
+
+    repository = create_reader(db_url)
+    try:
+        yield repository
+    finally:
+        await repository.close()
 
 
 @click.group()
 def tasks() -> None:
-    """Look at and control tasks and trees."""
+    """Look at and control tasks and trees (ids: any unique prefix, or TREE/KEY)."""
 
 
 @tasks.command("list")
@@ -53,9 +63,10 @@ def tasks() -> None:
     "--status",
     type=click.Choice(LISTED_STATUSES),
     multiple=True,
-    help="Only these statuses (with --roots, also queued). Repeatable.",
+    help="Only these statuses; waiting: in_progress and waiting for a signal; with --roots, "
+    "queued too. Repeatable.",
 )
-@click.option("--tree", "tree_id", help="Only the tasks of this tree.")
+@click.option("--tree", "tree_ref", metavar="TREE", help="Only the tasks of this tree (or prefix).")
 @click.option("--user", help="Only this user's tasks.")
 @click.option("--roots", is_flag=True, help="Trees instead of tasks (one line per tree).")
 @click.option(
@@ -68,7 +79,7 @@ def list_tasks(
     *,
     db_url: str | None,
     status: tuple[str, ...],
-    tree_id: str | None,
+    tree_ref: str | None,
     user: str | None,
     roots: bool,
     results: bool,
@@ -80,58 +91,65 @@ def list_tasks(
 
     A tree's status is rolled up from all its tasks: it is finished only when every task is.
     """
+    from taskflow.cli.render import task_json, tasks_table, tree_record_json, trees_table
+
     if roots:
-        _list_trees(db_url, status, user, limit, as_json)
+        trees = run_async(_trees(db_url, status, user, limit))
+        if as_json:
+            print_json([tree_record_json(tree) for tree in trees])
+        else:
+            stdout.print(trees_table(trees))
         return
     if TreeStatus.QUEUED.value in status:
         raise click.BadParameter(
             "tasks are never queued: trees are (use --roots)", param_hint="--status"
         )
-
-    async def go() -> list[Any]:
-        async with open_manager(db_url) as manager:
-            return await manager.task_repository.list_tasks(
-                status=list(status) or None,
-                tree_id=tree_id,
-                user_id=user,
-                with_results=results,
-                limit=limit,
-                offset=offset,
-            )
-
-    found = run_async(go())
+    query = {"status": status, "tree_ref": tree_ref, "user": user, "results": results}
+    found = run_async(_tasks(db_url, query, limit, offset))
     if as_json:
         print_json([task_json(task) for task in found])
     else:
         stdout.print(tasks_table(found))
 
 
-def _list_trees(
-    db_url: str | None, status: tuple[str, ...], user: str | None, limit: int, as_json: bool
-) -> None:
-    async def go() -> list[Any]:
-        async with open_manager(db_url) as manager:
-            return await manager.task_repository.list_trees(
-                status=list(status) or None, user_id=user, limit=limit
-            )
+async def _trees(db_url: str | None, status: tuple[str, ...], user: str | None, limit: int) -> Any:
+    statuses = [TreeStatus.IN_PROGRESS.value if s == WAITING else s for s in status]
+    async with open_repository(db_url) as repository:
+        return await repository.list_trees(status=statuses or None, user_id=user, limit=limit)
 
-    found = run_async(go())
-    if as_json:
-        print_json([tree_record_json(tree) for tree in found])
-    else:
-        stdout.print(trees_table(found))
+
+async def _tasks(db_url: str | None, query: dict[str, Any], limit: int, offset: int) -> Any:
+    status, tree_ref = query["status"], query["tree_ref"]
+    waiting = WAITING in status
+    if waiting and len(status) > 1:
+        raise click.BadParameter(
+            "waiting stands alone (it is in_progress, waiting)", param_hint="--status"
+        )
+    statuses = ["in_progress"] if waiting else (list(status) or None)
+    async with open_repository(db_url) as repository:
+        tree_id = (await repository.find_tree(tree_ref)).id if tree_ref else None
+        return await repository.list_tasks(
+            status=statuses,
+            tree_id=tree_id,
+            user_id=query["user"],
+            waiting=waiting,
+            with_results=query["results"],
+            limit=limit,
+            offset=offset,
+        )
 
 
 @tasks.command()
-@click.argument("task_id")
+@click.argument("task_ref", metavar="TASK")
 @db_option
 @json_option
-def show(task_id: str, db_url: str | None, as_json: bool) -> None:
-    """Every field of a task."""
+def show(task_ref: str, db_url: str | None, as_json: bool) -> None:
+    """Every field of a task (its whole error and traceback too). TASK: id, prefix, TREE/KEY."""
+    from taskflow.cli.render import task_json
 
     async def go() -> dict[str, Any]:
-        async with open_manager(db_url) as manager:
-            return task_json(await manager.task_repository.require_task(task_id))
+        async with open_repository(db_url) as repository:
+            return task_json(await repository.find_task(task_ref))
 
     data = run_async(go())
     if as_json:
@@ -143,17 +161,18 @@ def show(task_id: str, db_url: str | None, as_json: bool) -> None:
 
 
 @tasks.command()
-@click.argument("task_id")
+@click.argument("task_ref", metavar="TASK")
 @db_option
 @json_option
-def tree(task_id: str, db_url: str | None, as_json: bool) -> None:
-    """The tree containing a task, as `run` shows it."""
+def tree(task_ref: str, db_url: str | None, as_json: bool) -> None:
+    """The tree containing a task, as `run` shows it (TASK may be a tree id or prefix)."""
+    from taskflow.cli.render import tree_json, tree_view
 
     async def go() -> Any:
-        async with open_manager(db_url) as manager:
-            task = await manager.task_repository.require_task(task_id)
-            record = await manager.task_repository.require_tree(task.tree_id)
-            return await manager.task_repository.get_task_tree(task.tree_id), record
+        async with open_repository(db_url) as repository:
+            tree_id = await _tree_of(repository, task_ref)
+            record = await repository.require_tree(tree_id)
+            return await repository.get_task_tree(tree_id), record
 
     found, record = run_async(go())
     if as_json:
@@ -162,22 +181,33 @@ def tree(task_id: str, db_url: str | None, as_json: bool) -> None:
         stdout.print(tree_view(found))
 
 
+async def _tree_of(repository: TaskRepository, ref: str) -> str:
+    """The tree a reference names: a task's (id, prefix, TREE/KEY), or a tree's prefix."""
+    from taskflow.exceptions import TaskNotFound
+
+    try:
+        return (await repository.find_task(ref)).tree_id
+    except TaskNotFound:
+        return (await repository.find_tree(ref)).id
+
+
 @tasks.command()
-@click.argument("task_id")
+@click.argument("task_ref", metavar="TASK")
 @db_option
 @click.option("--reason", default="cancelled from the command line", show_default=True)
-def cancel(task_id: str, db_url: str | None, reason: str) -> None:
+def cancel(task_ref: str, db_url: str | None, reason: str) -> None:
     """Cancel a task, its subtree and what requires it (a root: its whole tree).
 
     Works wherever the tree runs: in another process it stops within about a second.
     """
 
-    async def go() -> TaskStatus:
+    async def go() -> tuple[str, TaskStatus]:
         async with open_manager(db_url) as manager:
-            await manager.cancel(task_id, reason)
-            return (await manager.task_repository.require_task(task_id)).status
+            task = await manager.task_repository.find_task(task_ref)
+            await manager.cancel(task.id, reason)
+            return task.id, (await manager.task_repository.require_task(task.id)).status
 
-    status = run_async(go())
+    task_id, status = run_async(go())
     message = (
         "cancelled"
         if status is TaskStatus.CANCELLED
@@ -187,7 +217,7 @@ def cancel(task_id: str, db_url: str | None, reason: str) -> None:
 
 
 @tasks.command()
-@click.argument("task_id")
+@click.argument("task_ref", metavar="TASK")
 @db_option
 @imports_option
 @click.option(
@@ -195,28 +225,39 @@ def cancel(task_id: str, db_url: str | None, reason: str) -> None:
 )
 @json_option
 def retry(
-    task_id: str, db_url: str | None, imports: tuple[str, ...], with_dependents: bool, as_json: bool
+    task_ref: str,
+    db_url: str | None,
+    imports: tuple[str, ...],
+    with_dependents: bool,
+    as_json: bool,
 ) -> None:
     """Run a failed or cancelled task again, here, and follow its tree to the end."""
+    from taskflow.cli.follow import follow
+    from taskflow.cli.run import interactive
+
     import_modules(imports)
 
     async def go() -> int:
         async with open_manager(db_url) as manager:
-            tree_id = await manager.retry_task(task_id, with_dependents=with_dependents)
+            task = await manager.task_repository.find_task(task_ref)
+            tree_id = await manager.retry_task(task.id, with_dependents=with_dependents)
             return await follow(manager, tree_id, as_json=as_json, interactive=interactive())
 
     sys.exit(run_async(go()))
 
 
 @tasks.command()
-@click.argument("task_id")
+@click.argument("task_ref", metavar="TASK")
 @click.argument("key")
 @db_option
 @click.option(
     "--data", default="null", metavar="JSON", help="The data to send (JSON).", show_default=True
 )
-def notify(task_id: str, key: str, db_url: str | None, data: str) -> None:
-    """Send data to a task waiting for KEY (now, or whenever it waits)."""
+def notify(task_ref: str, key: str, db_url: str | None, data: str) -> None:
+    """Send data to a task waiting for KEY (now, or whenever it waits).
+
+    TASK is an id, a unique prefix, or TREE/KEY: `taskflow tasks notify 3f2a/approve approval`.
+    """
     try:
         value = json.loads(data)
     except json.JSONDecodeError as exc:
@@ -224,27 +265,33 @@ def notify(task_id: str, key: str, db_url: str | None, data: str) -> None:
             f"not JSON: {exc.msg} at column {exc.colno}", param_hint="--data"
         ) from exc
 
-    async def go() -> None:
+    async def go() -> str:
         async with open_manager(db_url) as manager:
-            await manager.task_repository.require_task(task_id)
-            await manager.notify(task_id, key, value)
+            task = await manager.task_repository.find_task(task_ref)
+            await manager.notify(task.id, key, value)
+            return task.id
 
-    run_async(go())
+    task_id = run_async(go())
     stdout.print(f"{task_id}: sent {key!r}", markup=False)
 
 
 @tasks.command()
-@click.argument("task_id")
+@click.argument("task_ref", metavar="TASK")
 @db_option
 @json_option
-def watch(task_id: str, db_url: str | None, as_json: bool) -> None:
+def watch(task_ref: str, db_url: str | None, as_json: bool) -> None:
     """Follow a tree that runs elsewhere until it ends (Ctrl-C stops watching, not the tree)."""
-    sys.exit(run_async(_watch(task_id, db_url, as_json)))
+    sys.exit(run_async(_watch(task_ref, db_url, as_json)))
 
 
-async def _watch(task_id: str, db_url: str | None, as_json: bool) -> int:
+async def _watch(task_ref: str, db_url: str | None, as_json: bool) -> int:
+    import asyncio
+    import signal
+
+    from taskflow.cli.follow import exit_code, show_outcome
+
     async with open_manager(db_url) as manager:
-        tree_id = (await manager.task_repository.require_task(task_id)).tree_id
+        tree_id = await _tree_of(manager.task_repository, task_ref)
         loop = asyncio.get_running_loop()
         stop: asyncio.Future[None] = loop.create_future()
 
@@ -268,6 +315,11 @@ async def _watch(task_id: str, db_url: str | None, as_json: bool) -> int:
 
 
 async def _until_finished(manager: TaskManager, tree_id: str, as_json: bool) -> None:
+    import asyncio
+
+    from taskflow.cli.render import live_tree, plain_log
+    from taskflow.cli.run import interactive
+
     if as_json:
         async for _ in manager.subscribe(tree_id):
             pass
@@ -278,4 +330,4 @@ async def _until_finished(manager: TaskManager, tree_id: str, as_json: bool) -> 
         await plain_log(manager, tree_id)
 
 
-__all__ = ["Failed", "tasks"]
+__all__ = ["tasks"]

@@ -19,7 +19,6 @@ from taskflow.definition import build_tree
 from taskflow.engine.context import RunContext
 from taskflow.engine.graph import RunGraph
 from taskflow.engine.hooks import Hooks, PostHook, PreHook, TerminalCallback
-from taskflow.engine.identity import new_owner_id, provably_dead
 from taskflow.engine.keeper import LeaseKeeper
 from taskflow.engine.rerun import reset
 from taskflow.engine.run import Mode, TreeRun
@@ -34,6 +33,7 @@ from taskflow.exceptions import (
     TreeBusy,
 )
 from taskflow.executors import ExecutorRegistry, check_tasks
+from taskflow.identity import new_owner_id, provably_dead
 from taskflow.models import Lease, Task, TaskStatus, TaskTree, TaskTreeNode, TreeStatus, utcnow
 from taskflow.models.values import json_problem
 from taskflow.repository import TaskRepository

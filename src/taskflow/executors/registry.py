@@ -19,8 +19,13 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from importlib import metadata
 from typing import Any, TypeVar, cast
 
-from taskflow.definition import check_tree
-from taskflow.exceptions import DefinitionError, InputValidationError, RegistryError
+from taskflow.definition import tree_problems
+from taskflow.exceptions import (
+    DefinitionError,
+    DefinitionErrors,
+    InputValidationError,
+    RegistryError,
+)
 from taskflow.executors.base import ExecutableTask
 from taskflow.executors.models import ModelBinding, bind_models
 from taskflow.models import Task
@@ -308,8 +313,15 @@ def check_literal_inputs(tasks: Iterable[Task], registry: ExecutorRegistry) -> N
     instead, once the references are resolved.
 
     Raises:
-        DefinitionError: naming the task, the field path and the rule.
+        DefinitionError: naming the task, the field path and the rule (`DefinitionErrors`
+            with each of them when several tasks have bad inputs).
     """
+    DefinitionErrors.raise_if(input_problems(tasks, registry))
+
+
+def input_problems(tasks: Iterable[Task], registry: ExecutorRegistry) -> list[DefinitionError]:
+    """Every problem `check_literal_inputs` would raise, in task order."""
+    problems: list[DefinitionError] = []
     for task in tasks:
         info = registry.get(task.executor) if task.executor is not None else None
         if info is None or needs_resolution(task.inputs):
@@ -319,7 +331,10 @@ def check_literal_inputs(tasks: Iterable[Task], registry: ExecutorRegistry) -> N
             if info.checks_inputs:
                 info.create().check_inputs(checked)
         except InputValidationError as exc:
-            raise DefinitionError(str(exc), task=task.key) from exc
+            problem = DefinitionError(str(exc), task=task.key)
+            problem.__cause__ = exc
+            problems.append(problem)
+    return problems
 
 
 def check_tasks(
@@ -337,5 +352,8 @@ def check_tasks(
     Raises:
         DefinitionError: naming the task (and the field, for inputs).
     """
-    check_tree(tasks, executors=registry)
-    check_literal_inputs([t for t in tasks if new is None or t.id in new], registry)
+    problems = tree_problems(tasks, executors=registry)
+    problems += input_problems([t for t in tasks if new is None or t.id in new], registry)
+    order = {task.key: index for index, task in enumerate(tasks)}
+    problems.sort(key=lambda problem: order.get(problem.task or "", -1))
+    DefinitionErrors.raise_if(problems)

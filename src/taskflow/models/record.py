@@ -47,7 +47,7 @@ class Lease:
 
     Attributes:
         owner: The manager's identity (host, process and a random part; see
-            `taskflow.engine.identity`), or ``None`` when nobody holds the tree.
+            `taskflow.identity`), or ``None`` when nobody holds the tree.
         expires_at: When the claim runs out unless renewed.
         token: Grows with every claim; a write carrying an older token is refused.
     """

@@ -23,8 +23,8 @@ import signal
 from datetime import timedelta
 
 from taskflow.engine import Engine
-from taskflow.engine.identity import host_name
 from taskflow.exceptions import ConfigurationError
+from taskflow.identity import host_name
 from taskflow.models import utcnow
 from taskflow.storage import WorkerInfo
 

@@ -22,6 +22,12 @@ from taskflow.events import TaskEvent
 from taskflow.models import AttemptRecord, Dependency, Task, TaskStatus, TaskTree
 from taskflow.storage.records import TaskState, TreeBatch
 
+#: The newest schema migration; a fresh database is created at it. A test checks it is
+#: alembic's head.
+HEAD_REVISION = "0003_tree_records"
+#: Where the revision is kept (alembic's table, named for taskflow: it may share a database).
+VERSION_TABLE = "taskflow_alembic_version"
+
 TASKS = "taskflow_tasks"
 TREES = "taskflow_trees"
 EVENTS = "taskflow_events"

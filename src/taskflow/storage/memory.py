@@ -24,6 +24,8 @@ from taskflow.storage.records import TaskEdit, TaskQuery, TaskState, TreeBatch, 
 def _matches(task: Task, query: TaskQuery) -> bool:
     return (
         (query.ids is None or task.id in query.ids)
+        and (query.id_prefix is None or task.id.startswith(query.id_prefix))
+        and (query.key is None or task.key == query.key)
         and (query.tree_id is None or task.tree_id == query.tree_id)
         and (query.parent_id is None or task.parent_id == query.parent_id)
         and (query.user_id is None or task.user_id == query.user_id)
@@ -36,6 +38,7 @@ def _matches(task: Task, query: TaskQuery) -> bool:
 def _tree_matches(tree: TaskTree, query: TreeQuery) -> bool:
     return (
         (query.ids is None or tree.id in query.ids)
+        and (query.id_prefix is None or tree.id.startswith(query.id_prefix))
         and (query.user_id is None or tree.user_id == query.user_id)
         and (query.statuses is None or tree.status in query.statuses)
         and (query.name is None or query.name.lower() in tree.name.lower())

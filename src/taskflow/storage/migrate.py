@@ -9,10 +9,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskflow.exceptions import StorageError
-from taskflow.storage.schema import HEAD_REVISION, metadata
+from taskflow.storage.codec import HEAD_REVISION, VERSION_TABLE
+from taskflow.storage.schema import metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-VERSION_TABLE = "taskflow_alembic_version"
 #: The PostgreSQL advisory lock that schema creation and migrations hold, so that several
 #: processes opening an empty database at once do not race (``'taskflow'`` as an integer).
 SCHEMA_LOCK = 0x7461736B666C6F77

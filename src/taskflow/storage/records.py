@@ -27,6 +27,8 @@ class TaskQuery:
     """
 
     ids: Collection[str] | None = None
+    id_prefix: str | None = None
+    key: str | None = None
     tree_id: str | None = None
     parent_id: str | None = None
     user_id: str | None = None
@@ -53,6 +55,7 @@ class TreeQuery:
     """
 
     ids: Collection[str] | None = None
+    id_prefix: str | None = None
     user_id: str | None = None
     statuses: Collection[TreeStatus] | None = None
     name: str | None = None

@@ -8,9 +8,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-#: The newest migration; a fresh database is created at it. A test checks it is alembic's head.
-HEAD_REVISION = "0003_tree_records"
-
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every database (SQLite stores them naive)."""

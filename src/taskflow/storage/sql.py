@@ -1,8 +1,9 @@
 """SQL storage (SQLAlchemy async): a SQLite file or PostgreSQL, chosen by URL.
 
-Reads go through SQLAlchemy Core; the hot-path writes (new trees, tree batches) go through a
-`Writer` with statements and rows from `RowCodec`; the seams beside the tasks (leases, signals,
-workers) use SQLAlchemy Core (`taskflow.storage.sql_control`).
+Task and tree reads are SQL text from `Reads`, run at the driver level; the hot-path writes (new
+trees, tree batches) go through a `Writer` with statements and rows from `RowCodec`; user edits,
+deletes and the seams beside the tasks (leases, signals, workers) use SQLAlchemy Core
+(`taskflow.storage.sql_control`).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from taskflow.exceptions import (
     LeaseLost,
     StorageError,
 )
-from taskflow.models import AttemptRecord, Dependency, Task, TaskStatus, TaskTree
+from taskflow.models import Task, TaskStatus, TaskTree
 from taskflow.storage.base import Storage
 from taskflow.storage.codec import RowCodec
 from taskflow.storage.migrate import current_revision, ensure_schema, upgrade
+from taskflow.storage.reads import Reads
 from taskflow.storage.records import TaskEdit, TaskQuery, TreeBatch, TreeQuery
 from taskflow.storage.schema import events, tasks, trees
 from taskflow.storage.sql_control import (
@@ -37,7 +39,6 @@ from taskflow.storage.sql_control import (
     SqlLeaseStore,
     SqlSignalBox,
     SqlWorkerRegistry,
-    row_to_tree,
 )
 from taskflow.storage.writers import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -48,21 +49,6 @@ from taskflow.storage.writers import (
     StepMismatch,
     Writer,
 )
-
-_COLUMNS = [c.name for c in tasks.columns]
-_SUMMARY_SKIPPED = frozenset({"result", "inputs", "traceback"})
-_SUMMARY = [name for name in _COLUMNS if name not in _SUMMARY_SKIPPED]
-
-
-def _row_to_task(row: Any, columns: Sequence[str]) -> Task:
-    values = dict(zip(columns, row, strict=True))
-    values["status"] = TaskStatus(values["status"])
-    values["dependencies"] = tuple(
-        Dependency(d["id"], d["required"]) for d in values["dependencies"]
-    )
-    values["attempts"] = tuple(AttemptRecord.from_dict(a) for a in values["attempts"] or ())
-    values.setdefault("inputs", {})
-    return Task(**values)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -158,6 +144,7 @@ class SqlStorage(Storage):
         self.engine = create_engine(url, **engine_options)
         dialect = self.engine.dialect.name
         self.codec = RowCodec(dialect)
+        self.reads = Reads(self.codec)
         self.where = self.engine.url.render_as_string(hide_password=True)
         database = self.engine.url.database
         self._writer: Writer
@@ -261,55 +248,16 @@ class SqlStorage(Storage):
 
     async def select(self, query: TaskQuery) -> list[Task]:
         """The matching tasks in tree order (trees newest first when listing across trees)."""
-        columns = _COLUMNS if query.with_results else _SUMMARY
-        stmt = sa.select(*(tasks.c[name] for name in columns))
-        if query.ids is not None:
-            stmt = stmt.where(tasks.c.id.in_(list(query.ids)))
-        if query.tree_id is not None:
-            stmt = stmt.where(tasks.c.tree_id == query.tree_id)
-        if query.parent_id is not None:
-            stmt = stmt.where(tasks.c.parent_id == query.parent_id)
-        if query.user_id is not None:
-            stmt = stmt.where(tasks.c.user_id == query.user_id)
-        if query.statuses is not None:
-            stmt = stmt.where(tasks.c.status.in_([s.value for s in query.statuses]))
-        if query.roots_only:
-            stmt = stmt.where(tasks.c.parent_id.is_(None))
-        if query.waiting:
-            stmt = stmt.where(tasks.c.waiting.is_not(None))
-        if query.tree_id is None and query.parent_id is None:
-            stmt = stmt.order_by(tasks.c.created_at.desc(), tasks.c.tree_id, tasks.c.position)
-        else:
-            stmt = stmt.order_by(tasks.c.position)
-        stmt = stmt.limit(query.limit).offset(query.offset or None)
+        sql, columns, params = self.reads.select_tasks(query)
         async with self._read() as conn:
-            result = await conn.execute(stmt)
-            return [_row_to_task(row, columns) for row in result]
+            result = await conn.exec_driver_sql(sql, tuple(params))
+            return [self.reads.task(row, columns) for row in result]
 
     async def select_trees(self, query: TreeQuery) -> list[TaskTree]:
         """Tree records, newest first."""
-        stmt = sa.select(trees)
-        if query.ids is not None:
-            stmt = stmt.where(trees.c.id.in_(list(query.ids)))
-        if query.user_id is not None:
-            stmt = stmt.where(trees.c.user_id == query.user_id)
-        if query.statuses is not None:
-            stmt = stmt.where(trees.c.status.in_([s.value for s in query.statuses]))
-        if query.name is not None:
-            stmt = stmt.where(trees.c.name.contains(query.name, autoescape=True))
-        if query.since is not None:
-            stmt = stmt.where(trees.c.created_at >= query.since)
-        if query.before is not None:
-            created, tree_id = query.before
-            stmt = stmt.where(
-                sa.or_(
-                    trees.c.created_at < created,
-                    sa.and_(trees.c.created_at == created, trees.c.id < tree_id),
-                )
-            )
-        stmt = stmt.order_by(trees.c.created_at.desc(), trees.c.id.desc()).limit(query.limit)
+        sql, params = self.reads.select_trees(query)
         async with self._read() as conn:
-            return [row_to_tree(row) for row in await conn.execute(stmt)]
+            return [self.reads.tree(row) for row in await conn.exec_driver_sql(sql, tuple(params))]
 
     def _batch_steps(self, batch: TreeBatch) -> list[Step]:
         codec = self.codec

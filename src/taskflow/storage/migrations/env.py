@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from taskflow.storage.migrate import VERSION_TABLE
+from taskflow.storage.codec import VERSION_TABLE
 from taskflow.storage.schema import metadata
 
 connection = context.config.attributes.get("connection")
