@@ -120,6 +120,20 @@ def _check_format(data: Any, text: str, path: str) -> None:
     raise TreeFileError(f"{location or 'the document'}: {error.message}", path=path, line=line)
 
 
+def _check_schedule(data: Mapping[str, Any], text: str, path: str) -> None:
+    """The ``schedule:`` section must be a valid schedule (every field checked, cron parsed,
+    the time zone known); the error names the field and its line."""
+    from taskflow.exceptions import ScheduleError
+    from taskflow.schedules import schedule_of
+
+    try:
+        schedule_of(data)
+    except ScheduleError as exc:
+        parts = (exc.field or "schedule").split(".")
+        line = _line_of_path(text, parts) or _line_of_path(text, ["schedule"])
+        raise TreeFileError(str(exc), path=path, line=line) from exc
+
+
 def _line_of_path(text: str, parts: list[Any]) -> int | None:
     """Best effort: the line of a path in a YAML/JSON document (via YAML's node marks)."""
     node = compose_yaml(text)
@@ -215,6 +229,8 @@ def load_tree_file(path: str | Path, overrides: Mapping[str, Any] | None = None)
                 "--set needs a tree file with parameters, not a flat task list", path=name
             )
         return TreeFile(name, data, text=text)
+    if data.get("schedule") is not None:
+        _check_schedule(data, text, name)
     params = _resolve_parameters(data, overrides or {}, name)
     tasks = _substitute(data["tasks"], params)
     defaults = data.get("defaults") or {}

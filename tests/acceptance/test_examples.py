@@ -147,6 +147,28 @@ async def nightly_maintenance(cli: Cli, file: str, tmp_path: Path) -> None:
         (tmp_path / "data" / name).write_text("x")
     tree = await run_json(cli, file, "--set", f"directory={tmp_path / 'data'}")
     assert tree["by_key"]["count"]["result"] == {"value": 2}
+    code, out, err = await taskflow(cli, "schedules", "add", file, "--json")
+    assert code == 0, err
+    added = json.loads(out)
+    assert added["name"] == "nightly maintenance" and added["spec"]["timezone"] == "Europe/Berlin"
+    first = datetime.fromisoformat(added["next_fires"][0]["nominal"]).astimezone(berlin)
+    assert (first.hour, first.minute) == (2, 30)
+
+
+async def retention(cli: Cli, file: str, tmp_path: Path) -> None:
+    await run_json(cli, str(EXAMPLES / "demo.yaml"))  # a finished tree, now
+    code, _, err = await taskflow(cli, "schedules", "add", file, "--set", "keep=0s")
+    assert code == 0, err
+    code, out, err = await taskflow(cli, "schedules", "trigger", "retention")
+    assert code == 0, err
+    tree_id = out.strip()
+    code, out, err = await taskflow(cli, "resume")  # runs the queued tree here
+    assert code == 0, err
+    code, out, err = await taskflow(cli, "tasks", "list", "--tree", tree_id, "--json", "--results")
+    (prune,) = [t for t in json.loads(out) if t["key"] == "prune"]
+    assert prune["status"] == "completed" and prune["result"]["trees"] == 1
+    code, out, _ = await taskflow(cli, "tasks", "list", "--roots", "--json")
+    assert [t["id"] for t in json.loads(out)] == [tree_id]  # the demo's tree is gone
 
 
 async def python_api(cli: Cli, file: str, tmp_path: Path) -> None:
@@ -165,6 +187,7 @@ HARNESSES: dict[str, Harness] = {
     "approval.yaml": approval,
     "retry_chain.yaml": retry_chain,
     "nightly_maintenance.yaml": nightly_maintenance,
+    "retention.yaml": retention,
     "python_api.py": python_api,
 }
 NEEDS_SERVER = ("parallel_fetch.yaml", "file_pipeline.yaml")

@@ -32,9 +32,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "resume": ("taskflow.cli.run", "resume", "Finish the trees nobody runs."),
     "worker": ("taskflow.cli.worker", "worker", "Run queued and orphaned trees until stopped."),
     "tasks": ("taskflow.cli.tasks", "tasks", "Look at and control tasks and trees."),
+    "schedules": ("taskflow.cli.schedules", "schedules", "Periodic trees, fired by workers."),
     "executors": ("taskflow.cli.executors", "executors", "The executors tasks can use."),
     "executor": ("taskflow.cli.executors", "executor", "(old spelling of `executors new`)"),
-    "db": ("taskflow.cli.db", "db", "Manage the database schema."),
+    "db": ("taskflow.cli.db", "db", "Manage the database: schema, retention."),
 }
 HIDDEN = frozenset({"executor"})
 #: Flags of the root command that may also be written after the subcommand.

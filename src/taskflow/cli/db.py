@@ -1,4 +1,4 @@
-"""``taskflow db upgrade|current``."""
+"""``taskflow db upgrade|current|prune``."""
 
 from __future__ import annotations
 
@@ -58,3 +58,43 @@ def current(db_url: str | None) -> None:
             await storage.close()
 
     stdout.print(run_async(go()) or "none (empty database)", markup=False)
+
+
+@db.command()
+@db_option
+@click.option(
+    "--finished-before",
+    "age",
+    required=True,
+    metavar="DURATION",
+    help="Delete trees that finished longer ago than this (30d, 12h, 3600).",
+)
+@click.option("--batch", type=click.IntRange(min=1), default=500, show_default=True)
+def prune(db_url: str | None, age: str, batch: int) -> None:
+    """Delete finished trees (tasks, events, signals) and old schedule fire records.
+
+    A batch of trees per transaction, oldest first: running trees keep going meanwhile.
+    """
+    from taskflow.models import utcnow
+    from taskflow.runtime import create_storage
+    from taskflow.runtime.maintenance import prune_finished
+    from taskflow.schedules import parse_duration
+
+    try:
+        cutoff = utcnow() - parse_duration(age, field="--finished-before")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--finished-before") from exc
+
+    async def go() -> tuple[int, int]:
+        storage = create_storage(db_url)
+        try:
+            return await prune_finished(storage, cutoff, batch=batch)
+        finally:
+            await storage.close()
+
+    trees, fires = run_async(go())
+    stdout.print(
+        f"deleted {trees} trees finished before {cutoff:%Y-%m-%d %H:%M:%S} UTC"
+        + (f" and {fires} schedule fire records" if fires else ""),
+        markup=False,
+    )

@@ -11,6 +11,7 @@ from taskflow.models.record import (
     rolled_up_status,
 )
 from taskflow.models.retry import RetryPolicy
+from taskflow.models.schedule import FireKind, FireRecord, FireStatus, ScheduleRecord
 from taskflow.models.task import (
     PRIORITY_DEFAULT,
     PRIORITY_HIGH,
@@ -40,8 +41,12 @@ __all__ = [
     "AttemptStatus",
     "Dependency",
     "ErrorType",
+    "FireKind",
+    "FireRecord",
+    "FireStatus",
     "Lease",
     "RetryPolicy",
+    "ScheduleRecord",
     "Task",
     "TaskStatus",
     "TaskTree",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import TYPE_CHECKING
 
 from taskflow.backends import ExecutionBackend, LocalBackend
 from taskflow.engine import Engine, EngineSettings
@@ -10,6 +12,9 @@ from taskflow.events import EventBus
 from taskflow.exceptions import ConfigurationError
 from taskflow.executors import ExecutorRegistry, get_registry
 from taskflow.repository import TaskRepository
+
+if TYPE_CHECKING:
+    from taskflow.runtime.scheduler import Scheduler
 
 BACKEND_VARIABLE = "TASKFLOW_BACKEND"
 
@@ -62,3 +67,11 @@ class TaskManager(Engine):
             registry=registry,
             events=events,
         )
+
+    @functools.cached_property
+    def schedules(self) -> Scheduler:
+        """The schedules in this manager's database (add, pause, trigger, fire the due ones):
+        see `taskflow.runtime.scheduler.Scheduler`."""
+        from taskflow.runtime.scheduler import Scheduler
+
+        return Scheduler(self)

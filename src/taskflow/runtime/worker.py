@@ -1,8 +1,9 @@
 """`Worker`: the service loop that runs trees for anyone (``taskflow worker``).
 
 A worker takes over trees that need a manager — queued ones (``taskflow run --detach``,
-``create_tree(queued=True)``), ones handed back by a manager that stopped, ones whose manager
-died — up to a limit of trees at once, and keeps doing so until it is stopped. Any number of
+``create_tree(queued=True)``, schedules), ones handed back by a manager that stopped, ones
+whose manager died — up to a limit of trees at once, and keeps doing so until it is stopped.
+On every poll it also fires the schedules that are due (`taskflow.runtime.scheduler`). Any number of
 workers may share one database: a tree is claimed by one of them at a time (the claim is one
 atomic update, fenced by the lease token). A worker announces itself with heartbeats, so that
 ``taskflow run --detach`` knows whether someone will pick its tree up.
@@ -42,6 +43,8 @@ class WorkerSettings:
         stop_grace_seconds: On stop, how long running trees may take to finish before they
             are handed back.
         idle_exit_seconds: Exit after this long without a tree (``None``: never).
+        fire_schedules: Whether to fire the due schedules on every poll (every worker does,
+            by default; any number may: each fire time starts one tree).
     """
 
     max_trees: int = 10
@@ -49,6 +52,7 @@ class WorkerSettings:
     heartbeat_seconds: float = 5.0
     stop_grace_seconds: float = 10.0
     idle_exit_seconds: float | None = None
+    fire_schedules: bool = True
 
     def __post_init__(self) -> None:
         if self.max_trees < 1:
@@ -121,6 +125,7 @@ class Worker:
                 if loop.time() >= beat_at:
                     await self._beat()
                     beat_at = loop.time() + self.settings.heartbeat_seconds
+                await self._fire()
                 await self._take()
                 if self.manager.active_trees:
                     idle_since = loop.time()
@@ -150,6 +155,16 @@ class Worker:
         self.trees_run += len(taken)
         for tree_id in taken:
             logger.info("worker %s: running tree %s", self.id, tree_id)
+
+    async def _fire(self) -> None:
+        if not self.settings.fire_schedules:
+            return
+        from taskflow.runtime.scheduler import Scheduler
+
+        try:
+            await Scheduler(self.manager).fire_due()
+        except Exception:
+            logger.exception("worker %s: firing schedules failed; trying again", self.id)
 
     async def _beat(self) -> None:
         info = WorkerInfo(

@@ -15,6 +15,7 @@ from datetime import datetime
 from taskflow.models import Task, TaskStatus, TaskTree
 from taskflow.storage.control import EventLog, LeaseStore, SignalBox, WorkerRegistry
 from taskflow.storage.records import TaskEdit, TaskQuery, TreeBatch, TreeQuery
+from taskflow.storage.schedule_store import ScheduleStore
 
 
 class Storage(abc.ABC):
@@ -25,12 +26,14 @@ class Storage(abc.ABC):
         signals: Requests for tasks (``notify`` data, cancel requests from elsewhere).
         leases: Which manager runs which tree.
         workers: Live worker processes.
+        schedules: Periodic schedules and their fires.
     """
 
     events: EventLog
     signals: SignalBox
     leases: LeaseStore
     workers: WorkerRegistry
+    schedules: ScheduleStore
 
     @abc.abstractmethod
     async def insert(
@@ -84,6 +87,17 @@ class Storage(abc.ABC):
     async def delete(self, task_ids: Collection[str]) -> int:
         """Delete tasks (a whole tree's tasks take its record and events with them); return
         how many existed."""
+
+    @abc.abstractmethod
+    async def prune(self, finished_before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` trees that finished before ``finished_before`` (oldest
+        first), with their tasks, events and signals, in one transaction; return how many."""
+
+    @abc.abstractmethod
+    async def prune_fires(self, recorded_before: datetime, *, limit: int) -> int:
+        """Delete the schedule fire records written before ``recorded_before`` whose tree is
+        gone (pruned) or that started none — not a buffered one, nor one whose tree is still
+        there — ``limit`` per transaction; return how many."""
 
     def lease_renewer(self) -> LeaseStore | None:
         """A `LeaseStore` on connections of its own, for renewing leases from another thread

@@ -24,7 +24,7 @@ from taskflow.storage.records import TaskState, TreeBatch
 
 #: The newest schema migration; a fresh database is created at it. A test checks it is
 #: alembic's head.
-HEAD_REVISION = "0003_tree_records"
+HEAD_REVISION = "0004_schedules"
 #: Where the revision is kept (alembic's table, named for taskflow: it may share a database).
 VERSION_TABLE = "taskflow_alembic_version"
 
@@ -32,6 +32,8 @@ TASKS = "taskflow_tasks"
 TREES = "taskflow_trees"
 EVENTS = "taskflow_events"
 SIGNALS = "taskflow_signals"
+SCHEDULES = "taskflow_schedules"
+FIRES = "taskflow_schedule_fires"
 
 #: Every column of a task row, in insert order.
 TASK_COLUMNS = (
@@ -51,16 +53,26 @@ TREE_COLUMNS = (
     "started_at", "finished_at", "lease_owner", "lease_expires_at", "lease_token",
 )  # fmt: skip
 EVENT_COLUMNS = ("tree_id", "seq", "task_id", "type", "data", "time")
+SCHEDULE_COLUMNS = (
+    "id", "name", "user_id", "spec", "definition", "source", "paused_at", "watermark",
+    "next_fire_at", "missed", "version", "created_at", "updated_at",
+)  # fmt: skip
+FIRE_COLUMNS = (
+    "schedule_id", "nominal", "run_at", "kind", "status", "tree_id", "reason", "recorded_at",
+)  # fmt: skip
 
 _JSON = frozenset(
     {"inputs", "params", "dependencies", "result", "attempts", "retry", "waiting", "data"}
+    | {"spec", "definition"}
 )
 _TIME = frozenset(
     {"retry_at", "deadline_at", "created_at", "updated_at", "started_at", "completed_at"}
     | {"finished_at", "lease_expires_at", "time"}
+    | {"paused_at", "watermark", "next_fire_at", "nominal", "run_at", "recorded_at"}
 )
 _PG_TYPES = {"progress": "float8", "timeout": "float8", "soft_timeout": "float8"} | dict.fromkeys(
-    ("priority", "position", "attempt", "concurrency", "lease_token", "seq"), "int4"
+    ("priority", "position", "attempt", "concurrency", "lease_token", "seq", "missed", "version"),
+    "int4",
 )
 
 
@@ -136,9 +148,9 @@ class RowCodec:
         self.dialect = dialect
         self.postgres = dialect == "postgresql"
         self.time: Callable[[datetime | None], Any] = _same if self.postgres else _SqliteTime()
-        self.insert_task_sql = self._insert(TASKS, TASK_COLUMNS)
-        self.insert_tree_sql = self._insert(TREES, TREE_COLUMNS)
-        self.insert_event_sql = self._insert(EVENTS, EVENT_COLUMNS)
+        self.insert_task_sql = self.insert_sql(TASKS, TASK_COLUMNS)
+        self.insert_tree_sql = self.insert_sql(TREES, TREE_COLUMNS)
+        self.insert_event_sql = self.insert_sql(EVENTS, EVENT_COLUMNS)
         self.update_state_sql = self._update_states()
         self.fence_sql = (
             f"UPDATE {TREES} SET status = {self.mark(1)}, started_at = {self.mark(2)}, "
@@ -173,7 +185,8 @@ class RowCodec:
     def _cast(self, column: str, value: str) -> str:
         return f"{value}::jsonb" if self.postgres and column in _JSON else value
 
-    def _insert(self, table: str, columns: Sequence[str]) -> str:
+    def insert_sql(self, table: str, columns: Sequence[str]) -> str:
+        """A multi-row ``INSERT`` of ``columns`` (parameters: `many` of the rows)."""
         names = ", ".join(columns)
         if not self.postgres:
             return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"

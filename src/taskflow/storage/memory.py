@@ -19,6 +19,7 @@ from taskflow.storage.memory_control import (
     MemoryWorkerRegistry,
 )
 from taskflow.storage.records import TaskEdit, TaskQuery, TaskState, TreeBatch, TreeQuery
+from taskflow.storage.schedule_store import MemoryScheduleStore
 
 
 def _matches(task: Task, query: TaskQuery) -> bool:
@@ -74,6 +75,7 @@ class MemoryStorage(Storage):
     events: MemoryEventLog
     signals: MemorySignalBox
     leases: MemoryLeaseStore
+    schedules: MemoryScheduleStore
 
     def __init__(self) -> None:
         self._tasks: dict[str, Task] = {}
@@ -82,6 +84,7 @@ class MemoryStorage(Storage):
         self.signals = MemorySignalBox()
         self.leases = MemoryLeaseStore(self._trees)
         self.workers = MemoryWorkerRegistry()
+        self.schedules = MemoryScheduleStore(self._tasks, self._trees)
 
     def __repr__(self) -> str:
         return f"MemoryStorage({len(self._trees)} trees, {len(self._tasks)} tasks)"
@@ -191,6 +194,29 @@ class MemoryStorage(Storage):
                 self._trees.pop(task.tree_id, None)
                 self.events.forget(task.tree_id)
         return count
+
+    async def prune(self, finished_before: datetime, *, limit: int) -> int:
+        """Delete finished trees older than the cutoff, oldest first."""
+        old = sorted(
+            (
+                t
+                for t in self._trees.values()
+                if t.is_finished and t.finished_at is not None and t.finished_at < finished_before
+            ),
+            key=lambda t: t.finished_at or t.created_at,
+        )[:limit]
+        ids = {t.id for t in old}
+        for task_id in [t.id for t in self._tasks.values() if t.tree_id in ids]:
+            del self._tasks[task_id]
+        for tree_id in ids:
+            del self._trees[tree_id]
+            self.events.forget(tree_id)
+        self.signals.forget(ids)
+        return len(ids)
+
+    async def prune_fires(self, recorded_before: datetime, *, limit: int) -> int:
+        """Delete old fire records (not a buffered one)."""
+        return self.schedules.forget_fires(recorded_before)
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -74,6 +74,10 @@ class MemorySignalBox(SignalBox):
             and (key is None or s.signal.key == key)
         ]
 
+    def forget(self, tree_ids: Collection[str]) -> None:
+        """Drop every request of these trees (they were deleted)."""
+        self._stored = [s for s in self._stored if s.signal.tree_id not in tree_ids]
+
     async def consume(self, signal_ids: Collection[int]) -> None:
         """Mark requests consumed."""
         for stored in self._stored:

@@ -105,8 +105,10 @@ class Reads:
     def __init__(self, codec: RowCodec) -> None:
         self.codec = codec
         postgres = codec.postgres
-        self._time: Callable[[Any], datetime | None] = _same if postgres else _sqlite_time
-        self._json: Callable[[Any], Any] = _same if postgres else _sqlite_json
+        #: A time column as read back (aware UTC, or ``None``).
+        self.time: Callable[[Any], datetime | None] = _same if postgres else _sqlite_time
+        #: A JSON column as read back.
+        self.json: Callable[[Any], Any] = _same if postgres else _sqlite_json
 
     def select_tasks(self, query: TaskQuery) -> tuple[str, Sequence[str], list[Any]]:
         """The statement for ``query``: SQL, the columns it reads, parameters."""
@@ -159,7 +161,7 @@ class Reads:
     def task(self, row: Sequence[Any], columns: Sequence[str]) -> Task:
         """A task from a row of `select_tasks`."""
         values = dict(zip(columns, row, strict=True))
-        decode_json, decode_time = self._json, self._time
+        decode_json, decode_time = self.json, self.time
         for name in _JSON_COLUMNS.intersection(values):
             values[name] = decode_json(values[name])
         for name in _TIME_COLUMNS:
@@ -179,7 +181,7 @@ class Reads:
             tree_id, name, user_id, status, concurrency, deadline_at, created_at, updated_at,
             started_at, finished_at, lease_owner, lease_expires_at, lease_token,
         ) = row  # fmt: skip
-        time = self._time
+        time = self.time
         return TaskTree(
             id=tree_id,
             name=name,

@@ -144,3 +144,44 @@ workers = sa.Table(
     sa.Column("heartbeat_at", UTCDateTime(), nullable=False),
     sa.Column("trees", sa.Integer(), nullable=False),
 )
+
+#: Periodic schedules (`taskflow.models.schedule.ScheduleRecord`): when each fires, the tree it
+#: starts, and its watermark; ``version`` guards every change (workers race on due schedules).
+schedules = sa.Table(
+    "taskflow_schedules",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("user_id", sa.String(200), nullable=True),
+    sa.Column("spec", json_column(), nullable=False),
+    sa.Column("definition", json_column(), nullable=False),
+    sa.Column("source", sa.Text(), nullable=True),
+    sa.Column("paused_at", UTCDateTime(), nullable=True),
+    sa.Column("watermark", UTCDateTime(), nullable=True),
+    sa.Column("next_fire_at", UTCDateTime(), nullable=True),
+    sa.Column("missed", sa.Integer(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("taskflow_schedules_due", "next_fire_at"),
+)
+
+FIRE_STATUSES = "'started', 'skipped', 'buffered', 'failed'"
+
+#: One row per fire time of a schedule, written with the tree it starts: the primary key is
+#: what makes a fire time start at most one tree, however many workers evaluate it.
+schedule_fires = sa.Table(
+    "taskflow_schedule_fires",
+    metadata,
+    sa.Column("schedule_id", sa.String(36), primary_key=True),
+    sa.Column("nominal", UTCDateTime(), primary_key=True),
+    sa.Column("run_at", UTCDateTime(), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("tree_id", sa.String(36), nullable=True),
+    sa.Column("reason", sa.Text(), nullable=True),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint(f"status IN ({FIRE_STATUSES})", name="taskflow_fires_status_check"),
+    sa.Index("taskflow_fires_status", "schedule_id", "status"),
+    sa.Index("taskflow_fires_recorded", "recorded_at"),
+)

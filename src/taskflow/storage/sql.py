@@ -29,9 +29,9 @@ from taskflow.exceptions import (
 )
 from taskflow.models import Task, TaskStatus, TaskTree
 from taskflow.storage.base import Storage
-from taskflow.storage.codec import RowCodec
+from taskflow.storage.codec import EVENTS, FIRES, SIGNALS, TASKS, TREES, RowCodec
 from taskflow.storage.migrate import current_revision, ensure_schema, upgrade
-from taskflow.storage.reads import Reads
+from taskflow.storage.reads import Reads, Statement
 from taskflow.storage.records import TaskEdit, TaskQuery, TreeBatch, TreeQuery
 from taskflow.storage.schema import events, tasks, trees
 from taskflow.storage.sql_control import (
@@ -40,6 +40,7 @@ from taskflow.storage.sql_control import (
     SqlSignalBox,
     SqlWorkerRegistry,
 )
+from taskflow.storage.sql_schedules import SqlScheduleStore
 from taskflow.storage.writers import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     EngineWriter,
@@ -160,6 +161,7 @@ class SqlStorage(Storage):
         self.signals = SqlSignalBox(self._read, self._sa_write)
         self.leases = SqlLeaseStore(self._read, self._sa_write, dialect)
         self.workers = SqlWorkerRegistry(self._read, self._sa_write)
+        self.schedules = SqlScheduleStore(self.codec, self.reads, self._read, self._write)
 
     def __repr__(self) -> str:
         return f"SqlStorage({self.where!r})"
@@ -325,6 +327,54 @@ class SqlStorage(Storage):
         )
         async with self._sa_write() as conn:
             return bool((await conn.execute(stmt)).rowcount)
+
+    async def prune(self, finished_before: datetime, *, limit: int) -> int:
+        """One transaction: up to ``limit`` old finished trees, with their tasks, events and
+        signals."""
+        m = self.codec.mark
+        find = (
+            f"SELECT id FROM {TREES} WHERE status IN ('completed', 'failed', 'cancelled') "
+            f"AND finished_at < {m(1)} ORDER BY finished_at LIMIT {m(2)}"
+        )
+        async with self._read() as conn:
+            result = await conn.exec_driver_sql(find, (self.codec.time(finished_before), limit))
+            ids = [str(row[0]) for row in result]
+        if not ids:
+            return 0
+        steps = []
+        for table, column in ((TASKS, "tree_id"), (EVENTS, "tree_id"), (SIGNALS, "tree_id")):
+            sql = Statement(self.codec)
+            sql.among(column, ids)
+            steps.append(Step(f"DELETE FROM {table}{sql.conditions()}", tuple(sql.params)))
+        sql = Statement(self.codec)
+        sql.among("id", ids)
+        finished = "status IN ('completed', 'failed', 'cancelled')"
+        steps.append(
+            Step(f"DELETE FROM {TREES}{sql.conditions()} AND {finished}", tuple(sql.params))
+        )
+        await self._write(steps)
+        return len(ids)
+
+    async def prune_fires(self, recorded_before: datetime, *, limit: int) -> int:
+        """Old fire records whose tree is gone (not buffered ones), ``limit`` per
+        transaction."""
+        m = self.codec.mark
+        old = (
+            f"SELECT schedule_id, nominal FROM {FIRES} WHERE recorded_at < {m(1)} "
+            f"AND status <> 'buffered' AND (tree_id IS NULL OR NOT EXISTS "
+            f"(SELECT 1 FROM {TREES} t WHERE t.id = tree_id)) LIMIT {m(2)}"
+        )
+        delete = f"DELETE FROM {FIRES} WHERE (schedule_id, nominal) IN ({old})"
+        params = (self.codec.time(recorded_before), limit)
+        total = 0
+        while True:
+            async with self._read() as conn:
+                count = len(list(await conn.exec_driver_sql(old, params)))
+            if count:
+                await self._write([Step(delete, params)])
+            total += count
+            if count < limit:
+                return total
 
     async def delete(self, task_ids: Collection[str]) -> int:
         """Delete by id; a root takes its tree record and events with it."""

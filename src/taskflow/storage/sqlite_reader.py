@@ -98,6 +98,14 @@ class SqliteReader(Storage):
         """Refused: this storage only reads."""
         raise self._read_only()
 
+    async def prune(self, finished_before: datetime, *, limit: int) -> int:
+        """Refused: this storage only reads."""
+        raise self._read_only()
+
+    async def prune_fires(self, recorded_before: datetime, *, limit: int) -> int:
+        """Refused: this storage only reads."""
+        raise self._read_only()
+
     async def close(self) -> None:
         """Close the file."""
         self._connection.close()
