@@ -1,0 +1,423 @@
+"""The edges of a tree: each reference in a task's inputs, checked against both ends' schemas.
+
+An **edge** goes from the task a reference names (the *producer*) to the task whose inputs
+hold it (the *consumer*), at one field (``inputs.rows[0]``). `tree_edges` judges each one:
+
+* **wrong** — certain to fail: the producer's output schema cannot produce the path (a name
+  it does not declare where ``additionalProperties`` is false, an index past ``maxItems``, a
+  step into a string ...), what it produces there can never be what the consumer's input
+  schema accepts at that field, or the consumer accepts no such field;
+* **unchecked** — the schemas do not decide: the producer declares no output schema, the
+  path goes where its schema says nothing (``additionalProperties`` not false, a value of
+  any type), or the producer may end without completing (no chain of *required*
+  dependencies leads to it, so its result may be a failure's or a partial one);
+* **checked** — everything else: the path exists, and the types can match.
+
+A reference that is the whole string carries the producer's value; one inside a longer string
+makes a string. A group's result holds its children's results by key; ``${KEY.status}`` is
+``completed``, ``failed`` or ``cancelled``, ``${KEY.error}`` a string or null.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Protocol
+
+from taskflow.edges.compatible import conflict
+from taskflow.edges.schema import (
+    Located,
+    Step,
+    bare,
+    declared_names,
+    shown,
+    step,
+    type_names,
+    types_of,
+)
+from taskflow.exceptions import IncompatibleReference
+from taskflow.models import Task
+from taskflow.references import Site, sites
+
+STATUS_SCHEMA: Mapping[str, Any] = {"type": "string", "enum": ["completed", "failed", "cancelled"]}
+ERROR_SCHEMA: Mapping[str, Any] = {"type": ["string", "null"]}
+_TEXT = Located({"type": "string"}, {})
+
+
+class ExecutorSchemas(Protocol):
+    """What the edges need to know about an executor (an `ExecutorInfo` is one)."""
+
+    @property
+    def input_schema(self) -> Mapping[str, Any]: ...
+
+    @property
+    def output_schema(self) -> Mapping[str, Any] | None: ...
+
+
+SchemaLookup = Callable[[str], ExecutorSchemas | None]
+
+
+class EdgeStatus(enum.StrEnum):
+    """How an edge was judged."""
+
+    CHECKED = "checked"
+    UNCHECKED = "unchecked"
+    WRONG = "wrong"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Edge:
+    """One reference, from a producer's result to a consumer's input field, judged.
+
+    Attributes:
+        consumer: The key of the task whose inputs hold the reference.
+        consumer_executor: Its executor (``None``: a group).
+        field: Where the reference sits (``inputs.rows[0]``).
+        reference: The reference as written (``${fetch.result.body}``).
+        whole: Whether the string is exactly the reference (else it is formatted into text).
+        producer: The key of the task it names.
+        producer_executor: Its executor (``None``: a group).
+        produced: The schema of the value the field receives (``None``: unknown).
+        expected: The consumer's input schema at the field (``None``: anything).
+        status: Checked, unchecked or wrong.
+        note: What is wrong, or why it could not be checked (empty when checked).
+        source: The producer's schema at the end of the path, or where the path stops being
+            possible.
+    """
+
+    consumer: str
+    consumer_executor: str | None
+    field: str
+    reference: str
+    whole: bool
+    producer: str
+    producer_executor: str | None
+    produced: Located | None
+    expected: Located | None
+    status: EdgeStatus
+    note: str = ""
+    source: Located | None = None
+
+    @property
+    def produced_type(self) -> str:
+        """The JSON type(s) the field receives: ``string``, ``integer|null``, ``any`` ..."""
+        return type_names(types_of(self.produced)) if self.produced is not None else "any"
+
+    @property
+    def source_type(self) -> str:
+        """The JSON type(s) of the value the reference names (before any formatting)."""
+        return type_names(types_of(self.source)) if self.source is not None else "any"
+
+    @property
+    def expected_type(self) -> str:
+        """The JSON type(s) the consumer accepts at the field."""
+        return type_names(types_of(self.expected)) if self.expected is not None else "any"
+
+    def to_json(self) -> dict[str, Any]:
+        """The edge as a JSON object (``taskflow validate --explain --json``)."""
+        return {
+            "consumer": self.consumer,
+            "consumer_executor": self.consumer_executor,
+            "field": self.field,
+            "reference": self.reference,
+            "whole": self.whole,
+            "producer": self.producer,
+            "producer_executor": self.producer_executor,
+            "produced_type": self.produced_type,
+            "source_type": self.source_type,
+            "expected_type": self.expected_type,
+            "produced_schema": bare(self.produced),
+            "expected_schema": bare(self.expected),
+            "status": self.status.value,
+            "note": self.note,
+        }
+
+    def error(self) -> IncompatibleReference:
+        """The `IncompatibleReference` a wrong edge raises."""
+        return IncompatibleReference(
+            f"{self.field} = {self.reference}: {self.note}",
+            task=self.consumer,
+            producer=self.producer,
+            reference=self.reference,
+            field=self.field,
+            produced=bare(self.source),
+            expected=bare(self.expected),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Walk:
+    """Where a reference's path leads in the producer's output (or status/error) schema."""
+
+    found: Located | None = None  # the schema of the value, if the walk got there
+    impossible: str | None = None  # why the path cannot exist
+    unknown: str | None = None  # why the schema cannot tell
+    last: Located | None = None  # the schema where the walk stopped
+    at: str = ""  # the path walked up to there
+
+
+def _field_path(path: Sequence[str | int]) -> str:
+    return "inputs" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+class _Tree:
+    """One tree's tasks, indexed for walking references."""
+
+    def __init__(self, tasks: Sequence[Task], lookup: SchemaLookup) -> None:
+        self.lookup = lookup
+        self.by_id = {task.id: task for task in tasks}
+        self.by_key = {task.key: task for task in tasks}
+        self.children: dict[str, list[Task]] = {}
+        for task in tasks:
+            if task.parent_id is not None:
+                self.children.setdefault(task.parent_id, []).append(task)
+        self._required: dict[str, set[str]] = {}
+
+    def task(self, key_or_id: str) -> Task | None:
+        return self.by_key.get(key_or_id) or self.by_id.get(key_or_id)
+
+    def must_complete(self, consumer: Task, producer: Task) -> bool:
+        """Whether ``producer`` has completed whenever ``consumer`` runs: a chain of required
+        dependencies leads to it (a group requires each of its descendants)."""
+        found = self._required.get(consumer.id)
+        if found is None:
+            found = set()
+            stack = [d.id for d in consumer.dependencies if d.required]
+            while stack:
+                task_id = stack.pop()
+                if task_id in found or task_id not in self.by_id:
+                    continue
+                found.add(task_id)
+                task = self.by_id[task_id]
+                stack.extend(d.id for d in task.dependencies if d.required)
+                if task.executor is None:
+                    stack.extend(child.id for child in self.children.get(task_id, ()))
+            self._required[consumer.id] = found
+        return producer.id in found
+
+    def label(self, task: Task) -> str:
+        return f"{task.key!r} ({task.executor})" if task.executor else f"{task.key!r} (a group)"
+
+    def walk_result(self, task: Task, path: Sequence[str], at: str) -> _Walk:
+        if task.executor is None:
+            return self._walk_group(task, path, at)
+        info = self.lookup(task.executor)
+        if info is None:
+            return _Walk(unknown=f"executor {task.executor!r} is not registered", at=at)
+        if info.output_schema is None:
+            return _Walk(unknown=f"{self.label(task)} declares no output schema", at=at)
+        who = f"the output schema of {self.label(task)}"
+        return walk_schema(Located(info.output_schema, info.output_schema), path, at, who)
+
+    def _walk_group(self, group: Task, path: Sequence[str], at: str) -> _Walk:
+        children = self.children.get(group.id, [])
+        if not children:
+            return _Walk(unknown=f"{self.label(group)} has no children", at=at)
+        keys = [child.key for child in children]
+        schema = {
+            "type": "object",
+            "properties": {key: True for key in keys},
+            "required": keys,
+            "additionalProperties": False,
+        }
+        if not path:
+            return _Walk(found=Located(schema, schema), at=at)
+        child = next((c for c in children if c.key == path[0]), None)
+        if child is None:
+            hint = _did_you_mean(path[0], keys)
+            return _Walk(
+                impossible=f"a group's result holds its children's results by key "
+                f"({', '.join(keys)}), and {path[0]!r} is none of them{hint}",
+                last=Located(schema, schema),
+                at=at,
+            )
+        return self.walk_result(child, path[1:], f"{at}.{path[0]}")
+
+
+def walk_schema(where: Located, path: Sequence[str], at: str, who: str = "the schema") -> _Walk:
+    """Follow ``path`` through a schema, as far as it decides (``who`` names the schema)."""
+    for part in path:
+        found: Step = step(where, part)
+        if found.impossible is not None:
+            hint = _did_you_mean(part, declared_names(where))
+            return _Walk(
+                impossible=f"{at} has no {part!r}: {found.impossible}{hint}", last=where, at=at
+            )
+        at = f"{at}.{part}"
+        if found.found is None:
+            return _Walk(unknown=f"{who} does not describe {at}", last=where, at=at)
+        where = found.found
+    return _Walk(found=where, last=where, at=at)
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+
+
+def _expected(tree: _Tree, consumer: Task, site: Site) -> _Walk:
+    """The consumer's input schema at the field where the reference sits."""
+    info = tree.lookup(consumer.executor) if consumer.executor is not None else None
+    if info is None:
+        return _Walk()
+    walked = walk_schema(
+        Located(info.input_schema, info.input_schema), [str(p) for p in site.path], "inputs"
+    )
+    if walked.impossible is not None:
+        field = _field_path(site.path)
+        return dataclasses.replace(
+            walked,
+            impossible=f"{tree.label(consumer)} accepts no {field}: {walked.impossible}"
+            f" (input schema at {walked.at}: {shown(walked.last)})",
+        )
+    return walked
+
+
+class _Judge:
+    """Judges the edges of one consumer."""
+
+    def __init__(self, tree: _Tree, consumer: Task) -> None:
+        self.tree = tree
+        self.consumer = consumer
+
+    def edge(self, site: Site) -> Edge | None:
+        key, field, *path = site.expression.split(".")
+        producer = self.tree.task(key)
+        if producer is None:
+            return None  # check_tree reports it
+        expected = _expected(self.tree, self.consumer, site)
+        walked = self._produce(producer, field, path)
+        produced = walked.found if site.whole else _TEXT
+        status, note = self._judge(producer, field, walked, produced, expected)
+        return Edge(
+            consumer=self.consumer.key,
+            consumer_executor=self.consumer.executor,
+            field=_field_path(site.path),
+            reference=f"${{{site.expression}}}",
+            whole=site.whole,
+            producer=producer.key,
+            producer_executor=producer.executor,
+            produced=produced,
+            expected=expected.found,
+            status=status,
+            note=note,
+            source=walked.found if walked.impossible is None else walked.last,
+        )
+
+    def _produce(self, producer: Task, field: str, path: Sequence[str]) -> _Walk:
+        if field == "result":
+            return self.tree.walk_result(producer, path, "result")
+        schema = STATUS_SCHEMA if field == "status" else ERROR_SCHEMA
+        return walk_schema(Located(schema, schema), path, field)
+
+    def _judge(
+        self,
+        producer: Task,
+        field: str,
+        walked: _Walk,
+        produced: Located | None,
+        expected: _Walk,
+    ) -> tuple[EdgeStatus, str]:
+        if expected.impossible is not None:
+            return EdgeStatus.WRONG, expected.impossible
+        if produced is _TEXT:
+            mismatch = self._mismatch(producer, walked.at, produced, expected.found)
+            if mismatch:
+                return EdgeStatus.WRONG, mismatch
+        if field == "result" and not self.tree.must_complete(self.consumer, producer):
+            return EdgeStatus.UNCHECKED, (
+                f"{producer.key!r} may end without completing (no chain of required "
+                "dependencies leads to it), and then its result is a failure's or a partial one"
+            )
+        if walked.impossible is not None:
+            return EdgeStatus.WRONG, (
+                f"{self.tree.label(producer)} cannot produce it: {walked.impossible}"
+                + self._schemas(producer, walked.at, walked.last, expected.found)
+            )
+        if walked.unknown is not None:
+            return EdgeStatus.UNCHECKED, walked.unknown
+        if produced is _TEXT:
+            return EdgeStatus.CHECKED, ""
+        mismatch = self._mismatch(producer, walked.at, produced, expected.found)
+        if mismatch:
+            return EdgeStatus.WRONG, mismatch
+        if produced is None or types_of(produced) is None:
+            return EdgeStatus.UNCHECKED, (
+                f"the output schema of {self.tree.label(producer)} does not say what {walked.at} is"
+            )
+        return EdgeStatus.CHECKED, ""
+
+    def _mismatch(
+        self, producer: Task, at: str, produced: Located | None, expected: Located | None
+    ) -> str | None:
+        if produced is None or expected is None:
+            return None
+        reason = conflict(produced, expected)
+        if reason is None:
+            return None
+        consumer = self.tree.label(self.consumer)
+        if produced is _TEXT:
+            return (
+                f"a reference inside a longer string makes a string, which {consumer} cannot "
+                f"take there: {reason}" + self._schemas(producer, at, produced, expected)
+            )
+        return (
+            f"what {self.tree.label(producer)} produces at {at} can never be what {consumer} "
+            f"accepts there: {reason}" + self._schemas(producer, at, produced, expected)
+        )
+
+    def _schemas(
+        self, producer: Task, at: str, produced: Located | None, expected: Located | None
+    ) -> str:
+        """Both schema fragments, for the message."""
+        if produced is _TEXT:
+            made = "the text"
+        elif producer.executor is None:
+            made = f"result of group {producer.key!r} at {at}"
+        else:
+            made = f"output schema of {producer.key!r} at {at}"
+        wanted = f"input schema of {self.consumer.key!r} there"
+        accepted = shown(expected) if expected is not None else "anything"
+        return f" ({made}: {shown(produced)}; {wanted}: {accepted})"
+
+
+def tree_edges(
+    tasks: Sequence[Task],
+    lookup: SchemaLookup,
+    *,
+    consumers: Collection[str] | None = None,
+) -> list[Edge]:
+    """Every edge of a tree whose references `taskflow.check_tree` accepted, judged.
+
+    Args:
+        tasks: Every task of the tree.
+        lookup: The schemas of an executor id (``ExecutorRegistry.get``), or ``None``.
+        consumers: Only the references in these tasks' inputs (ids; default: every task's).
+            Tasks that already ended are left out either way: their inputs were used.
+    """
+    tree = _Tree(tasks, lookup)
+    edges: list[Edge] = []
+    for task in tasks:
+        if (consumers is not None and task.id not in consumers) or task.is_terminal:
+            continue
+        judge: _Judge | None = None
+        for site in sites(task.inputs):
+            judge = judge or _Judge(tree, task)
+            edge = judge.edge(site)
+            if edge is not None:
+                edges.append(edge)
+    return edges
+
+
+def check_edges(
+    tasks: Sequence[Task],
+    lookup: SchemaLookup,
+    *,
+    consumers: Collection[str] | None = None,
+) -> None:
+    """Raise `IncompatibleReference` for the first wrong edge (see `tree_edges`)."""
+    for edge in tree_edges(tasks, lookup, consumers=consumers):
+        if edge.status is EdgeStatus.WRONG:
+            raise edge.error()
