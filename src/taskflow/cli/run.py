@@ -23,6 +23,7 @@ from taskflow.cli.common import (
     stderr,
     stdout,
 )
+from taskflow.cli.edges import show_edges
 from taskflow.cli.follow import follow
 from taskflow.engine.identity import describe_owner
 from taskflow.exceptions import DefinitionError
@@ -185,20 +186,35 @@ def _start_worker(db_url: str | None, imports: tuple[str, ...]) -> None:
     "--set", "assignments", multiple=True, metavar="NAME=VALUE", help="Set a parameter. Repeatable."
 )
 @json_option
+@click.option("--explain", is_flag=True, help="Print each edge: the types that flow along it.")
+@click.option("--strict", is_flag=True, help="List the edges whose types could not be checked.")
 def validate(
-    file: str, imports: tuple[str, ...], assignments: tuple[str, ...], as_json: bool
+    *,
+    file: str,
+    imports: tuple[str, ...],
+    assignments: tuple[str, ...],
+    as_json: bool,
+    explain: bool,
+    strict: bool,
 ) -> None:
     """Check FILE as `run` would, and write nothing.
 
     The file's format, parameters, executors (known?), literal inputs (valid against their
-    executors' schemas?), dependencies and references (upstream?), cycles.
+    executors' schemas?), dependencies and references (upstream?), cycles, and what each
+    reference carries against what its field accepts (the output and input schemas).
     """
     import_modules(imports)
     tree_file = _load(file, assignments)
+    manager = TaskManager(create_session(MEMORY_URL))
     try:
-        tasks = TaskManager(create_session(MEMORY_URL)).check(tree_file.definition)
+        tasks = manager.check(tree_file.definition)
     except DefinitionError as exc:
         raise _located(tree_file, exc) from exc
+    if explain or strict:
+        show_edges(
+            tree_file, tasks, manager.registry, explain=explain, strict=strict, as_json=as_json
+        )
+        return
     if as_json:
         print_json({"valid": True, "tasks": len(tasks)})
     else:
