@@ -232,6 +232,8 @@ async def test_a_groups_result_holds_its_childrens_by_key(manager: TaskManager) 
     assert [e.status for e in tree_edges(tasks, manager.registry.get)] == [EdgeStatus.CHECKED] * 2
     done = await manager.run_tree(tree(group, use))
     assert done.find("sum").task.status is TaskStatus.COMPLETED  # type: ignore[union-attr]
+    unused = {**group, "dependencies": ["nap2"], "inputs": {"x": "${nap2.result.nothing}"}}
+    manager.check(tree(unused, use, {"key": "nap2", "executor": "sleep"}))  # a group's: unused
     use["inputs"] = {"values": ["${shop.result.catalogue.body.count}"]}
     error = refused(manager, tree(group, use))
     assert "a group's result holds its children's results by key (catalog, nap), and " in str(error)

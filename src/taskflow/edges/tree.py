@@ -20,6 +20,7 @@ makes a string. A group's result holds its children's results by key; ``${KEY.st
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import difflib
 import enum
@@ -173,7 +174,9 @@ class _Tree:
         for task in tasks:
             if task.parent_id is not None:
                 self.children.setdefault(task.parent_id, []).append(task)
-        self._required: dict[str, set[str]] = {}
+        self._required: dict[tuple[str, str], bool] = {}
+        self._walks: dict[tuple[Any, ...], tuple[_Walk, Located]] = {}
+        self._conflicts: dict[tuple[int, ...], tuple[str | None, Located, Located]] = {}
 
     def task(self, key_or_id: str) -> Task | None:
         return self.by_key.get(key_or_id) or self.by_id.get(key_or_id)
@@ -181,21 +184,28 @@ class _Tree:
     def must_complete(self, consumer: Task, producer: Task) -> bool:
         """Whether ``producer`` has completed whenever ``consumer`` runs: a chain of required
         dependencies leads to it (a group requires each of its descendants)."""
-        found = self._required.get(consumer.id)
-        if found is None:
-            found = set()
-            stack = [d.id for d in consumer.dependencies if d.required]
-            while stack:
-                task_id = stack.pop()
-                if task_id in found or task_id not in self.by_id:
-                    continue
-                found.add(task_id)
-                task = self.by_id[task_id]
-                stack.extend(d.id for d in task.dependencies if d.required)
-                if task.executor is None:
-                    stack.extend(child.id for child in self.children.get(task_id, ()))
-            self._required[consumer.id] = found
-        return producer.id in found
+        key = (consumer.id, producer.id)
+        known = self._required.get(key)
+        if known is None:
+            known = self._required[key] = self._requires(consumer, producer.id)
+        return known
+
+    def _requires(self, consumer: Task, target: str) -> bool:
+        # Breadth first, nearest first: a producer is most often a direct dependency.
+        seen: set[str] = set()
+        queue = collections.deque(d.id for d in consumer.dependencies if d.required)
+        while queue:
+            task_id = queue.popleft()
+            if task_id == target:
+                return True
+            if task_id in seen or task_id not in self.by_id:
+                continue
+            seen.add(task_id)
+            task = self.by_id[task_id]
+            queue.extend(d.id for d in task.dependencies if d.required)
+            if task.executor is None:
+                queue.extend(child.id for child in self.children.get(task_id, ()))
+        return False
 
     def label(self, task: Task) -> str:
         return f"{task.key!r} ({task.executor})" if task.executor else f"{task.key!r} (a group)"
@@ -208,8 +218,27 @@ class _Tree:
             return _Walk(unknown=f"executor {task.executor!r} is not registered", at=at)
         if info.output_schema is None:
             return _Walk(unknown=f"{self.label(task)} declares no output schema", at=at)
-        who = f"the output schema of {self.label(task)}"
-        return walk_schema(Located(info.output_schema, info.output_schema), path, at, who)
+        walked = self.walk(Located(info.output_schema, info.output_schema), path, at)
+        if walked.unknown is None:
+            return walked
+        unknown = f"the output schema of {self.label(task)} {walked.unknown}"
+        return dataclasses.replace(walked, unknown=unknown)
+
+    def walk(self, where: Located, path: Sequence[str], at: str) -> _Walk:
+        """`walk_schema`, remembered: many edges walk the same path of the same schema."""
+        key = (id(where.schema), id(where.root), at, tuple(path))
+        known = self._walks.get(key)
+        if known is None:  # the entry keeps ``where`` alive, so its ids stay its own
+            known = self._walks[key] = (walk_schema(where, path, at), where)
+        return known[0]
+
+    def conflict(self, produced: Located, expected: Located) -> str | None:
+        """`conflict`, remembered."""
+        key = (id(produced.schema), id(produced.root), id(expected.schema), id(expected.root))
+        known = self._conflicts.get(key)
+        if known is None:
+            known = self._conflicts[key] = (conflict(produced, expected), produced, expected)
+        return known[0]
 
     def _walk_group(self, group: Task, path: Sequence[str], at: str) -> _Walk:
         children = self.children.get(group.id, [])
@@ -236,8 +265,8 @@ class _Tree:
         return self.walk_result(child, path[1:], f"{at}.{path[0]}")
 
 
-def walk_schema(where: Located, path: Sequence[str], at: str, who: str = "the schema") -> _Walk:
-    """Follow ``path`` through a schema, as far as it decides (``who`` names the schema)."""
+def walk_schema(where: Located, path: Sequence[str], at: str) -> _Walk:
+    """Follow ``path`` through a schema, as far as it decides."""
     for part in path:
         found: Step = step(where, part)
         if found.impossible is not None:
@@ -247,7 +276,7 @@ def walk_schema(where: Located, path: Sequence[str], at: str, who: str = "the sc
             )
         at = f"{at}.{part}"
         if found.found is None:
-            return _Walk(unknown=f"{who} does not describe {at}", last=where, at=at)
+            return _Walk(unknown=f"does not describe {at}", last=where, at=at)
         where = found.found
     return _Walk(found=where, last=where, at=at)
 
@@ -262,7 +291,7 @@ def _expected(tree: _Tree, consumer: Task, site: Site) -> _Walk:
     info = tree.lookup(consumer.executor) if consumer.executor is not None else None
     if info is None:
         return _Walk()
-    walked = walk_schema(
+    walked = tree.walk(
         Located(info.input_schema, info.input_schema), [str(p) for p in site.path], "inputs"
     )
     if walked.impossible is not None:
@@ -310,7 +339,7 @@ class _Judge:
         if field == "result":
             return self.tree.walk_result(producer, path, "result")
         schema = STATUS_SCHEMA if field == "status" else ERROR_SCHEMA
-        return walk_schema(Located(schema, schema), path, field)
+        return self.tree.walk(Located(schema, schema), path, field)
 
     def _judge(
         self,
@@ -354,7 +383,7 @@ class _Judge:
     ) -> str | None:
         if produced is None or expected is None:
             return None
-        reason = conflict(produced, expected)
+        reason = self.tree.conflict(produced, expected)
         if reason is None:
             return None
         consumer = self.tree.label(self.consumer)
@@ -395,15 +424,19 @@ def tree_edges(
         tasks: Every task of the tree.
         lookup: The schemas of an executor id (``ExecutorRegistry.get``), or ``None``.
         consumers: Only the references in these tasks' inputs (ids; default: every task's).
-            Tasks that already ended are left out either way: their inputs were used.
+            Tasks that already ended are left out either way (their inputs were used), and so
+            are groups (theirs are never used).
     """
-    tree = _Tree(tasks, lookup)
+    tree: _Tree | None = None  # indexed on the first reference: most trees have few or none
     edges: list[Edge] = []
     for task in tasks:
-        if (consumers is not None and task.id not in consumers) or task.is_terminal:
+        if not task.inputs or task.is_terminal or task.executor is None:
+            continue  # a group's inputs are never used
+        if consumers is not None and task.id not in consumers:
             continue
         judge: _Judge | None = None
         for site in sites(task.inputs):
+            tree = tree or _Tree(tasks, lookup)
             judge = judge or _Judge(tree, task)
             edge = judge.edge(site)
             if edge is not None:
