@@ -100,7 +100,7 @@ class OutputValidator:
 
     def problem(self, result: Mapping[str, Any]) -> OutputValidationError | None:
         """The first way ``result`` violates the schema (the most relevant one), or ``None``."""
-        if self._trivial:
+        if self._trivial or self._validator.is_valid(result):  # the common case, cheapest
             return None
         error = best_match(self._validator.iter_errors(result))
         if error is None:
