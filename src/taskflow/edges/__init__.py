@@ -8,16 +8,15 @@ See docs/trees.md, *Typed edges*.
 
 from __future__ import annotations
 
-from taskflow.edges.tree import (
+from taskflow.edges.edge import (
     ERROR_SCHEMA,
     STATUS_SCHEMA,
     Edge,
     EdgeStatus,
     ExecutorSchemas,
     SchemaLookup,
-    check_edges,
-    tree_edges,
 )
+from taskflow.edges.tree import check_edges, tree_edges
 
 __all__ = [
     "ERROR_SCHEMA",
