@@ -16,10 +16,12 @@ The hierarchy::
     │   ├── UnknownExecutor         a task names an executor nobody registered
     │   ├── DependencyCycle         the dependency edges form a cycle
     │   ├── InvalidReference        an input refers to a task that is not upstream
+    │   │   └── IncompatibleReference  a reference the producer's output schema cannot satisfy
     │   └── ScheduleError           a schedule that cannot be parsed or evaluated as given
     ├── RegistryError               an executor cannot be registered
     └── TaskExecutionError          raised inside a run; becomes the task's error
         ├── InputValidationError    inputs violate the executor's JSON Schema
+        ├── OutputValidationError   a result violates the executor's output schema
         └── ResultError             the executor returned something that is not a JSON object
 
 Each error carries the ids it concerns, so that its message tells a user what to fix.
@@ -160,6 +162,35 @@ class InvalidReference(DefinitionError):
     """Raised when an input refers to a task that is not upstream of the task using it."""
 
 
+class IncompatibleReference(InvalidReference):
+    """Raised when a reference cannot work, judging by the schemas at both ends of its edge:
+    the producer's output schema cannot produce its path, or what it produces can never be
+    what the consumer's input schema accepts at the field where the reference sits.
+
+    ``task`` is the consumer's key; ``producer`` the producer's; ``reference`` the reference as
+    written (``${fetch.result.body}``); ``field`` where it sits (``inputs.rows[0]``);
+    ``produced`` and ``expected`` the two schema fragments (``None`` where a side says nothing).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task: str,
+        producer: str,
+        reference: str,
+        field: str,
+        produced: object = None,
+        expected: object = None,
+    ) -> None:
+        super().__init__(message, task=task)
+        self.producer = producer
+        self.reference = reference
+        self.field = field
+        self.produced = produced
+        self.expected = expected
+
+
 class ScheduleError(DefinitionError):
     """Raised when a schedule's fields are invalid, or a request on it cannot be met (a
     backfill range with more fire times than allowed).
@@ -190,6 +221,20 @@ class InputValidationError(TaskExecutionError):
     """Raised when a task's inputs violate its executor's input schema.
 
     ``path`` is the JSON path of the offending field, ``rule`` the schema keyword that failed.
+    """
+
+    def __init__(self, message: str, *, path: str, rule: str, task_id: str | None = None) -> None:
+        super().__init__(message, task_id=task_id)
+        self.path = path
+        self.rule = rule
+
+
+class OutputValidationError(TaskExecutionError):
+    """Raised when a result violates its executor's output schema; the task fails with
+    ``error_type="OutputValidationError"``.
+
+    ``path`` is the JSON path of the offending value (``result.items[2]``), ``rule`` the
+    schema keyword that failed.
     """
 
     def __init__(self, message: str, *, path: str, rule: str, task_id: str | None = None) -> None:

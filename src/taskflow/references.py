@@ -11,9 +11,10 @@ inside a longer string is formatted into it. ``$${`` writes a literal ``${``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from taskflow.exceptions import TaskExecutionError
@@ -78,6 +79,38 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [s for item in value for s in _strings(item)]
     return []
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Site:
+    """Where one reference sits in a task's inputs.
+
+    Attributes:
+        path: The keys and list indexes leading to the string that holds it.
+        expression: What is between ``${`` and ``}`` (``fetch.result.items.0``).
+        whole: Whether the string is exactly this reference (the value keeps its type), or
+            the reference is formatted into a longer string (the value is a string).
+    """
+
+    path: tuple[str | int, ...]
+    expression: str
+    whole: bool
+
+
+def sites(value: Any) -> Iterator[Site]:
+    """Every reference inside ``value`` (a JSON-like structure), with where it sits."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while stack:
+        path, current = stack.pop()
+        if isinstance(current, str):
+            if "${" in current:
+                whole = _WHOLE.match(current) is not None
+                for match in _REFERENCE.finditer(current):
+                    yield Site(path, match.group(1), whole)
+        elif isinstance(current, Mapping):
+            stack.extend(((*path, str(k)), v) for k, v in reversed(list(current.items())))
+        elif isinstance(current, list | tuple):
+            stack.extend(((*path, i), v) for i, v in reversed(list(enumerate(current))))
 
 
 Lookup = Callable[[str], Mapping[str, Any]]

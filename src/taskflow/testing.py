@@ -35,7 +35,7 @@ from taskflow.backends import FORCED_STOP
 from taskflow.engine import EngineSettings
 from taskflow.exceptions import InputValidationError, RegistryError
 from taskflow.executors import ExecutableTask, ExecutorInfo, ExecutorRegistry, get_registry
-from taskflow.models import Task, TaskStatus
+from taskflow.models import ErrorType, Task, TaskStatus
 from taskflow.runtime import TaskManager, create_session
 
 __all__ = ["check_executor", "run_executor", "task_manager"]
@@ -287,6 +287,8 @@ def _check_valid_inputs(
 
 def _check_result(info: ExecutorInfo, task: Task, label: str) -> None:
     who = f"executor {info.id!r}, {label}"
+    if task.error_type == ErrorType.OUTPUT_VALIDATION:  # the engine checked it against the schema
+        raise AssertionError(f"{who}: the result does not match the output schema at {task.error}")
     if task.status is not TaskStatus.COMPLETED:
         raise AssertionError(f"{who}: ended {task.status.value}: {task.error_type}: {task.error}")
     assert info.output_schema is not None  # _check_documented made sure

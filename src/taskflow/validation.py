@@ -1,4 +1,4 @@
-"""JSON Schema (Draft 2020-12) checks for executor inputs, with ``default`` values filled in."""
+"""JSON Schema (Draft 2020-12) checks of executor inputs (defaults filled in) and results."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import jsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
-from taskflow.exceptions import InputValidationError
+from taskflow.exceptions import InputValidationError, OutputValidationError
 
 
 def fill_defaults(schema: Mapping[str, Any], instance: Any) -> None:
@@ -46,9 +46,9 @@ def check_schema(schema: Mapping[str, Any]) -> None:
     Draft202012Validator.check_schema(schema)
 
 
-def field_path(error: ValidationError) -> str:
+def field_path(error: ValidationError, root: str = "inputs") -> str:
     """The offending field as ``inputs.a.b[2]`` (``inputs`` for the whole object)."""
-    path = "inputs"
+    path = root
     for part in error.absolute_path:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
@@ -86,4 +86,40 @@ class InputValidator:
         )
 
 
-__all__ = ["InputValidator", "SchemaError", "check_schema", "copy_json", "field_path", "jsonschema"]
+class OutputValidator:
+    """Checks results against one executor's output schema; compiled once per executor."""
+
+    __slots__ = ("_trivial", "_validator", "executor", "schema")
+
+    def __init__(self, schema: Mapping[str, Any], *, executor: str) -> None:
+        self.schema = schema
+        self.executor = executor
+        self._validator = Draft202012Validator(schema)
+        # A result is always a dict: a schema that only says "an object" needs no validator.
+        self._trivial = schema.get("type", "object") == "object" and set(schema) <= _ANNOTATIONS
+
+    def problem(self, result: Mapping[str, Any]) -> OutputValidationError | None:
+        """The first way ``result`` violates the schema (the most relevant one), or ``None``."""
+        if self._trivial or self._validator.is_valid(result):  # the common case, cheapest
+            return None
+        error = best_match(self._validator.iter_errors(result))
+        if error is None:
+            return None
+        where = field_path(error, "result")
+        return OutputValidationError(
+            f"{where}: {error.message} (output schema rule {error.validator!r} of executor "
+            f"{self.executor!r})",
+            path=where,
+            rule=str(error.validator),
+        )
+
+
+__all__ = [
+    "InputValidator",
+    "OutputValidator",
+    "SchemaError",
+    "check_schema",
+    "copy_json",
+    "field_path",
+    "jsonschema",
+]

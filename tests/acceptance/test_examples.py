@@ -171,6 +171,32 @@ async def retention(cli: Cli, file: str, tmp_path: Path) -> None:
     assert [t["id"] for t in json.loads(out)] == [tree_id]  # the demo's tree is gone
 
 
+async def mistaken_edge(cli: Cli, file: str, tmp_path: Path) -> None:
+    """Expected to fail validation, naming the file, the line and both ends; fixed, it runs."""
+    code, out, err = await taskflow(cli, "validate", file)
+    assert (code, out) == (2, "")
+    message = " ".join(err.split())
+    assert message.startswith(
+        f"error: {file}:16: task 'archive': inputs.source = ${{listing.result.entry.0.path}}: "
+        "'listing' (files.list) cannot produce it: result has no 'entry': it declares entries, "
+        "path, truncated, and no other (additionalProperties: false); did you mean 'entries'?"
+    ), message
+    assert 'input schema of \'archive\' there: {"type": "string", "minLength": 1})' in message
+    code, _, err = await taskflow(cli, "run", file)
+    assert code == 2 and "cannot produce it" in err
+    text = await asyncio.to_thread(Path(file).read_text)
+    fixed = tmp_path / "fixed.yaml"
+    await asyncio.to_thread(fixed.write_text, text.replace("result.entry.0", "result.entries.0"))
+    code, out, err = await taskflow(cli, "validate", str(fixed), "--strict")
+    assert (code, out.strip()) == (0, f"{fixed}: valid (4 tasks, 3 edges: 3 checked, 0 unchecked)")
+    sandbox = tmp_path / "sandbox"
+    (sandbox / "reports").mkdir(parents=True)
+    (sandbox / "reports" / "day.json").write_text('{"ok": true}')
+    tree = await run_json(cli, str(fixed), env={"TASKFLOW_FILES_ROOT": str(sandbox)})
+    assert tree["by_key"]["note"]["status"] == "completed"
+    assert (sandbox / "archive" / "log.txt").read_text() == "archived reports/day.json (12 bytes)\n"
+
+
 async def python_api(cli: Cli, file: str, tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable, file, env=cli.env, stdout=asyncio.subprocess.PIPE
@@ -188,6 +214,7 @@ HARNESSES: dict[str, Harness] = {
     "retry_chain.yaml": retry_chain,
     "nightly_maintenance.yaml": nightly_maintenance,
     "retention.yaml": retention,
+    "mistaken_edge.yaml": mistaken_edge,
     "python_api.py": python_api,
 }
 NEEDS_SERVER = ("parallel_fetch.yaml", "file_pipeline.yaml")

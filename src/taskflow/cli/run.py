@@ -26,6 +26,7 @@ from taskflow.cli.common import (
     stderr,
     stdout,
 )
+from taskflow.cli.edges import show_edges
 from taskflow.cli.follow import follow
 from taskflow.exceptions import DefinitionError, DefinitionErrors, InputValidationError
 from taskflow.identity import describe_owner
@@ -89,7 +90,11 @@ def error_document(exc: DefinitionError, path: str) -> dict[str, Any]:
                 "line": getattr(one, "line", None),
                 "column": getattr(one, "column", None),
                 "task": one.task or _task_of(message),
-                "field": cause.path if isinstance(cause, InputValidationError) else None,
+                "field": (
+                    cause.path
+                    if isinstance(cause, InputValidationError)
+                    else getattr(cause, "field", None)
+                ),
                 "message": message,
             }
         )
@@ -258,18 +263,31 @@ def _start_worker(db_url: str | None, imports: tuple[str, ...]) -> None:
     "--set", "assignments", multiple=True, metavar="NAME=VALUE", help="Set a parameter. Repeatable."
 )
 @json_option
+@click.option("--explain", is_flag=True, help="Print each edge: the types that flow along it.")
+@click.option("--strict", is_flag=True, help="List the edges whose types could not be checked.")
 def validate(
-    file: str, imports: tuple[str, ...], assignments: tuple[str, ...], as_json: bool
+    *,
+    file: str,
+    imports: tuple[str, ...],
+    assignments: tuple[str, ...],
+    as_json: bool,
+    explain: bool,
+    strict: bool,
 ) -> None:
     """Check FILE as `run` would, and write nothing.
 
     The file's format, parameters, executors (known?), literal inputs (valid against their
-    executors' schemas?), dependencies and references (upstream?), cycles.
+    executors' schemas?), dependencies and references (upstream?), cycles, and what each
+    reference carries against what its field accepts (the output and input schemas).
     """
     import_modules(imports)
     with reported(file, as_json=as_json):
         tree_file = load(file, assignments)
         tasks = _checked(tree_file)
+    if explain or strict:
+        registry = TaskManager(create_session(MEMORY_URL)).registry
+        show_edges(tree_file, tasks, registry, explain=explain, strict=strict, as_json=as_json)
+        return
     if as_json:
         print_json({"valid": True, "tasks": len(tasks)})
     else:

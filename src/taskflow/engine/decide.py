@@ -22,6 +22,7 @@ from taskflow.models import (
     TaskStatus,
 )
 from taskflow.models.values import json_problem
+from taskflow.validation import OutputValidator
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -110,6 +111,25 @@ def _checked(outcome: Outcome, max_result_bytes: int | None) -> Outcome:
     return Outcome(TaskStatus.FAILED, error=problem, error_type=ErrorType.RESULT)
 
 
+def _validated(outcome: Outcome, output: OutputValidator | None) -> Outcome:
+    """The outcome, or an `OutputValidationError` failure if a result violates its schema.
+
+    The result is kept with the failure, to show what the executor returned.
+    """
+    if output is None or outcome.status is not TaskStatus.COMPLETED or outcome.result is None:
+        return outcome
+    problem = output.problem(outcome.result)
+    if problem is None:
+        return outcome
+    return Outcome(
+        TaskStatus.FAILED,
+        result=outcome.result,
+        error=str(problem),
+        error_type=ErrorType.OUTPUT_VALIDATION,
+        message=outcome.message,
+    )
+
+
 def decide(
     attempted: Attempted,
     outcome: Outcome,
@@ -118,6 +138,7 @@ def decide(
     cancel: CancelRequest | None = None,
     stopping: bool = False,
     max_result_bytes: int | None = None,
+    output: OutputValidator | None = None,
 ) -> Decision:
     """The task's next state once an attempt ended with ``outcome``.
 
@@ -130,6 +151,8 @@ def decide(
         stopping: The manager is handing the tree back: an attempt it stopped (not a
             cancel) runs again later; one that ended by itself ends as usual.
         max_result_bytes: The largest result stored.
+        output: Checks a completed attempt's result against its executor's output schema
+            (``None``: not checked).
     """
     outcome = _checked(outcome, max_result_bytes)
     if cancel is not None:
@@ -149,6 +172,7 @@ def decide(
         error = "the manager stopped; the task runs again when the tree is resumed"
         record = attempt_record(attempted, AttemptStatus.STOPPED, error, ErrorType.STOPPED, now)
         return Decision(status=TaskStatus.PENDING, record=record)
+    outcome = _validated(outcome, output)
     if outcome.status is TaskStatus.FAILED:
         delay = retry_delay(attempted, outcome)
         state = AttemptStatus.RETRYING if delay is not None else AttemptStatus.FAILED

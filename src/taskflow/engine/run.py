@@ -324,6 +324,7 @@ class TreeRun:
             cancel=running.cancel,
             stopping=self.stopping,
             max_result_bytes=self.context.settings.max_result_bytes,
+            output=info.output_validator if info is not None else None,
         )
         if decision.status is S.PENDING:
             event = EventType.RETRYING if decision.retry_at is not None else EventType.RESUMED

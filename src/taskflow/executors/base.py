@@ -46,6 +46,12 @@ class ExecutableTask(abc.ABC):
         output_model: A pydantic model to use as the output schema.
         inputs_as_dict: With ``input_model``, hand `execute` the validated values as a dict
             instead of the model instance.
+        check_output: Whether a result is validated against the output schema when the
+            outcome is judged (a violation fails the task with
+            ``error_type="OutputValidationError"``). Set it to false for an executor whose
+            results are checked elsewhere (by its own tests with `taskflow.testing`, say) or
+            are too large to check on every run; references to its results are still
+            checked against the schema before a tree runs.
     """
 
     max_concurrency: ClassVar[int | None] = None
@@ -55,6 +61,7 @@ class ExecutableTask(abc.ABC):
     input_model: ClassVar[type[BaseModel] | None] = None
     output_model: ClassVar[type[BaseModel] | None] = None
     inputs_as_dict: ClassVar[bool] = False
+    check_output: ClassVar[bool] = True
 
     @property
     def id(self) -> str:
@@ -95,8 +102,11 @@ class ExecutableTask(abc.ABC):
         return ANY_OBJECT
 
     def get_output_schema(self) -> Mapping[str, Any] | None:
-        """The JSON Schema of the result, for documentation (default: ``output_model``'s, or
-        ``None``: undeclared)."""
+        """The JSON Schema of the result (default: ``output_model``'s, or ``None``: undeclared).
+
+        Results are validated against it when an attempt ends (see ``check_output``), and
+        references to them (``${KEY.result.PATH}``) are checked against it before a tree
+        runs (see docs/trees.md, *Typed edges*)."""
         if self.output_model is not None:
             return pydantic_models.output_schema(self.output_model)
         return None

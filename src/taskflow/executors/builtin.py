@@ -1,4 +1,10 @@
-"""Executors that ship with the core: ``noop``, ``sleep``, ``aggregate`` and ``python.call``."""
+"""Executors that ship with the core: ``noop``, ``sleep``, ``aggregate``, ``python.call`` and
+``signal.wait``.
+
+Their output schemas say exactly what they return, so that references to their results are
+checked before a tree runs (see `taskflow.edges`); where a result depends on the task (the
+inputs ``noop`` returns, the results ``aggregate`` collects), they say so and no more.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +34,10 @@ class Noop(BaseTask):
         "type": "object",
         "description": "Anything; returned as the result.",
     }
-    output_schema: ClassVar[Mapping[str, Any] | None] = {"type": "object"}
+    output_schema: ClassVar[Mapping[str, Any] | None] = {
+        "type": "object",
+        "description": "The task's inputs, unchanged (references resolved).",
+    }
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Return ``inputs`` unchanged."""
@@ -55,7 +64,15 @@ class Sleep(BaseTask):
     }
     output_schema: ClassVar[Mapping[str, Any] | None] = {
         "type": "object",
-        "properties": {"slept": {"type": "number"}},
+        "properties": {
+            "slept": {
+                "type": "number",
+                "minimum": 0,
+                "description": "Seconds waited (less than asked when cancelled early).",
+            },
+        },
+        "required": ["slept"],
+        "additionalProperties": False,
     }
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +101,13 @@ class Aggregate(BaseTask):
         },
         "additionalProperties": False,
     }
-    output_schema: ClassVar[Mapping[str, Any] | None] = {"type": "object"}
+    output_schema: ClassVar[Mapping[str, Any] | None] = {
+        "type": "object",
+        "description": (
+            "The dependencies' results by task key (null for an optional dependency that "
+            "ended without one), or, with merge, their keys in one object."
+        ),
+    }
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Key each dependency's result by its task key, or merge them when ``merge`` is true."""
@@ -127,6 +150,9 @@ class PythonCall(BaseTask):
     output_schema: ClassVar[Mapping[str, Any] | None] = {
         "type": "object",
         "description": "The returned dict, or {'value': returned} for anything else.",
+        "properties": {
+            "value": {"description": "What the function returned, when it is not a dict."},
+        },
     }
 
     def check_inputs(self, inputs: Mapping[str, Any]) -> None:
@@ -230,7 +256,14 @@ class WaitSignal(BaseTask):
     }
     output_schema: ClassVar[Mapping[str, Any] | None] = {
         "type": "object",
-        "properties": {"data": {"description": "What notify sent."}},
+        "properties": {
+            "data": {
+                "description": "What notify sent (null when the timeout passed without a "
+                "signal and required is false)."
+            },
+        },
+        "required": ["data"],
+        "additionalProperties": False,
     }
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:

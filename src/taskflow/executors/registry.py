@@ -20,9 +20,11 @@ from importlib import metadata
 from typing import Any, TypeVar, cast
 
 from taskflow.definition import tree_problems
+from taskflow.edges import edge_problems
 from taskflow.exceptions import (
     DefinitionError,
     DefinitionErrors,
+    DependencyCycle,
     InputValidationError,
     RegistryError,
 )
@@ -30,7 +32,7 @@ from taskflow.executors.base import ExecutableTask
 from taskflow.executors.models import ModelBinding, bind_models
 from taskflow.models import Task
 from taskflow.references import needs_resolution
-from taskflow.validation import InputValidator, SchemaError, check_schema
+from taskflow.validation import InputValidator, OutputValidator, SchemaError, check_schema
 
 logger = logging.getLogger("taskflow.registry")
 
@@ -58,6 +60,8 @@ class ExecutorInfo:
         instance: The shared instance, for executors registered as instances.
         validator: The compiled input schema.
         models: The pydantic models it declares as schemas (``None``: JSON Schema only).
+        output_validator: The compiled output schema that results are checked against
+            (``None``: no schema, or the executor sets ``check_output = False``).
     """
 
     id: str
@@ -70,6 +74,7 @@ class ExecutorInfo:
     instance: ExecutableTask | None
     validator: InputValidator
     models: ModelBinding | None = None
+    output_validator: OutputValidator | None = None
 
     @property
     def max_concurrency(self) -> int | None:
@@ -137,6 +142,11 @@ def _describe(
         instance=instance,
         validator=InputValidator(schema),
         models=models,
+        output_validator=(
+            OutputValidator(output, executor=executor_id)
+            if output is not None and getattr(executor, "check_output", True)
+            else None
+        ),
     )
 
 
@@ -343,16 +353,23 @@ def check_tasks(
     """Every check a tree must pass before it is written: the one validation path for trees
     (``create_tree``, ``run_tree``, ``taskflow validate``) and single tasks (``create_task``).
 
+    The graph (`taskflow.check_tree`), literal inputs (`check_literal_inputs`), then the
+    references against the schemas at both ends of their edges (`taskflow.edges`).
+
     Args:
         tasks: Every task of the tree.
         registry: Where executor ids are looked up.
-        new: The ids of the tasks being added (default: all); only their literal inputs are
-            validated again.
+        new: The ids of the tasks being added (default: all); only their literal inputs and
+            references are checked again.
 
     Raises:
-        DefinitionError: naming the task (and the field, for inputs).
+        DefinitionError: naming the task (and the field, for inputs);
+            `IncompatibleReference` for a reference its producer's output schema cannot
+            satisfy.
     """
     problems = tree_problems(tasks, executors=registry)
+    if not any(isinstance(p, DependencyCycle) for p in problems):  # a sound graph to follow
+        problems += edge_problems(tasks, registry.get, consumers=new)
     problems += input_problems([t for t in tasks if new is None or t.id in new], registry)
     order = {task.key: index for index, task in enumerate(tasks)}
     problems.sort(key=lambda problem: order.get(problem.task or "", -1))

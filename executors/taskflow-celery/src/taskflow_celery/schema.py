@@ -145,6 +145,7 @@ OUTPUT_SCHEMA: dict[str, Any] = {
         },
         "elapsed_seconds": {
             "type": "number",
+            "minimum": 0,
             "description": "Time from sending (or picking up) to the outcome.",
         },
     },

@@ -53,7 +53,11 @@ OVERWRITE_PROPERTY: dict[str, Any] = {
     "description": "Replace the destination if it exists (false: fail instead).",
 }
 PATH_OUTPUT: dict[str, Any] = {"type": "string", "description": "The path, relative to the root."}
-SIZE_OUTPUT: dict[str, Any] = {"type": "integer", "description": "Size of the file, in bytes."}
+SIZE_OUTPUT: dict[str, Any] = {
+    "type": "integer",
+    "minimum": 0,
+    "description": "Size of the file, in bytes.",
+}
 
 
 def check_encoding(encoding: str) -> str:

@@ -25,13 +25,14 @@ from taskflow_files.write import check_destination
 DEFAULT_MAX_COPY_BYTES = 100 * 1024 * 1024
 TWO_PATHS_OUTPUT: dict[str, Any] = {
     "type": "object",
-    "properties": {
-        "source": PATH_OUTPUT,
-        "destination": PATH_OUTPUT,
-        "size_bytes": SIZE_OUTPUT,
-    },
+    "properties": {"source": PATH_OUTPUT, "destination": PATH_OUTPUT},
     "required": ["source", "destination"],
     "additionalProperties": False,
+}
+COPY_OUTPUT: dict[str, Any] = {
+    **TWO_PATHS_OUTPUT,
+    "properties": {**TWO_PATHS_OUTPUT["properties"], "size_bytes": SIZE_OUTPUT},
+    "required": ["source", "destination", "size_bytes"],
 }
 
 
@@ -66,10 +67,7 @@ class CopyFile(FilesTask):
         ),
         "examples": [{"source": "notes/hello.txt", "destination": "backup/hello.txt"}],
     }
-    output_schema: ClassVar[Mapping[str, Any] | None] = {
-        **TWO_PATHS_OUTPUT,
-        "required": ["source", "destination", "size_bytes"],
-    }
+    output_schema: ClassVar[Mapping[str, Any] | None] = COPY_OUTPUT
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Copy the source's content to a temporary file, then move it over the destination."""

@@ -63,6 +63,7 @@ class ReadFile(FilesTask):
         },
         "required": ["path", "size_bytes"],
         "additionalProperties": False,
+        "oneOf": [{"required": ["text"]}, {"required": ["json"]}, {"required": ["base64"]}],
     }
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -150,10 +151,18 @@ class ListDirectory(FilesTask):
                     "type": "object",
                     "properties": {
                         "path": PATH_OUTPUT,
-                        "type": {"enum": ["file", "directory", "symlink", "other"]},
-                        "size_bytes": {"type": ["integer", "null"]},
+                        "type": {
+                            "enum": ["file", "directory", "symlink", "other"],
+                            "description": "What the entry is (a link is not followed).",
+                        },
+                        "size_bytes": {
+                            "type": ["integer", "null"],
+                            "minimum": 0,
+                            "description": "Size of a file, in bytes (null for the others).",
+                        },
                     },
                     "required": ["path", "type", "size_bytes"],
+                    "additionalProperties": False,
                 },
             },
             "truncated": {

@@ -130,7 +130,12 @@ OUTPUT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "properties": {
-        "status_code": {"type": "integer", "description": "The final response's status."},
+        "status_code": {
+            "type": "integer",
+            "minimum": 100,
+            "maximum": 599,
+            "description": "The final response's status.",
+        },
         "reason": {"type": "string", "description": "Its reason phrase, e.g. 'Not Found'."},
         "url": {"type": "string", "description": "The final URL, after redirects."},
         "headers": {
@@ -140,13 +145,17 @@ OUTPUT_SCHEMA: dict[str, Any] = {
         },
         "json": {"description": "The parsed body, when it was returned as JSON."},
         "text": {"type": "string", "description": "The body, when it was returned as text."},
-        "size_bytes": {"type": "integer", "description": "Size of the body read."},
+        "size_bytes": {"type": "integer", "minimum": 0, "description": "Size of the body read."},
         "redirects": {
             "type": "array",
             "items": {"type": "string"},
             "description": "The URLs that redirected, in order.",
         },
-        "attempts": {"type": "integer", "description": "How many attempts were made."},
+        "attempts": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "How many attempts were made.",
+        },
         "elapsed_seconds": {"type": "number", "description": "Time taken, retries included."},
     },
     "required": [
@@ -160,4 +169,6 @@ OUTPUT_SCHEMA: dict[str, Any] = {
         "elapsed_seconds",
     ],
     "additionalProperties": False,
+    # the body comes back as one of the two, as response_type asks
+    "oneOf": [{"required": ["json"]}, {"required": ["text"]}],
 }

@@ -131,6 +131,7 @@ OUTPUT_SCHEMA: dict[str, Any] = {
         "argv": {
             "type": "array",
             "items": {"type": "string"},
+            "minItems": 1,
             "description": "What was run (/bin/sh -c COMMAND for a command with shell: true).",
         },
         "exit_code": {
@@ -147,7 +148,11 @@ OUTPUT_SCHEMA: dict[str, Any] = {
             "type": "boolean",
             "description": "Whether stderr was longer than max_output_bytes.",
         },
-        "duration_seconds": {"type": "number", "description": "How long the command ran."},
+        "duration_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "description": "How long the command ran.",
+        },
     },
     "required": [
         "argv",
