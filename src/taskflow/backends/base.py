@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from taskflow.executors import Outcome
@@ -111,6 +111,19 @@ class ExecutionBackend(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Stop every attempt (by force) and release resources."""
+
+    async def attachable(self, attempts: Iterable[Attempt]) -> set[str]:
+        """The dispatch ids, among ``attempts`` (found ``in_progress`` when a manager takes a
+        tree over), of those that may still be running or may have finished where this
+        backend runs attempts — on another machine — and that `attach` can follow to their
+        end instead of running them again. The default: none (they died with their process).
+        """
+        return set()
+
+    def attach(self, attempt: Attempt, reports: Reports) -> None:
+        """Follow an attempt another process submitted (one `attachable` named): report on it
+        to ``reports`` as if it had been submitted here, without running it again."""
+        raise NotImplementedError(f"{type(self).__name__} cannot re-attach to attempts")
 
 
 __all__ = ["ABANDON_SECONDS", "FORCED_STOP", "Attempt", "ExecutionBackend", "Reports"]

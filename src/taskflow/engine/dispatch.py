@@ -156,6 +156,7 @@ class Dispatch:
             timeout=base.timeout or (info.cls.timeout if info is not None else None),
             soft_timeout=base.soft_timeout,
             cancel_grace=context.settings.cancel_grace_seconds,
+            queue=_queue(base.params) or (info.cls.queue if info is not None else None),
         )
 
     async def _after_hooks(self, running: Running, attempt: Attempt) -> None:
@@ -335,6 +336,12 @@ class Dispatch:
                 running.wait_timer.cancel()
         for task in self._tasks:
             task.cancel()
+
+
+def _queue(params: Mapping[str, Any]) -> str | None:
+    """A task's own queue (``queue`` in its tree file, kept in its params)."""
+    queue = params.get("queue")
+    return queue if isinstance(queue, str) and queue else None
 
 
 #: The outcome of an attempt stopped before it started (cancelled, or its manager stopped).

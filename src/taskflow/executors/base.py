@@ -52,6 +52,10 @@ class ExecutableTask(abc.ABC):
             results are checked elsewhere (by its own tests with `taskflow.testing`, say) or
             are too large to check on every run; references to its results are still
             checked against the schema before a tree runs.
+        queue: The queue its attempts go to on a distributed backend (a task's own
+            ``queue`` wins; ``None``: the backend's routes, then its default queue).
+        runs_locally: With a distributed backend, run its attempts in the orchestrating
+            process instead (an executor that waits for a person holds no worker then).
     """
 
     max_concurrency: ClassVar[int | None] = None
@@ -62,6 +66,8 @@ class ExecutableTask(abc.ABC):
     output_model: ClassVar[type[BaseModel] | None] = None
     inputs_as_dict: ClassVar[bool] = False
     check_output: ClassVar[bool] = True
+    queue: ClassVar[str | None] = None
+    runs_locally: ClassVar[bool] = False
 
     @property
     def id(self) -> str:
