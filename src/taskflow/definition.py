@@ -9,7 +9,8 @@ Two shapes are accepted (see docs/trees.md):
 
 A task mapping may have ``key``/``id``, ``name``, ``executor`` (or the lineage's
 ``schemas: {method: ...}``), ``inputs``, ``params``, ``dependencies``, ``priority``,
-``user_id``, the limits ``timeout``, ``soft_timeout`` and ``retry``, ``deadline`` and
+``user_id``, ``queue`` (where a distributed backend runs it, kept in ``params``), the limits
+``timeout``, ``soft_timeout`` and ``retry``, ``deadline`` and
 ``concurrency`` (the root only; see `parse_limits`), and ``children`` (nested) or ``parent_id``
 (flat); any other field is an error. The key defaults to one derived from the name, the name to
 the key. Without an executor, a task with children is a *group*; one without is run by the
@@ -59,6 +60,7 @@ TASK_FIELDS = frozenset(
         "schemas",
         "inputs",
         "params",
+        "queue",
         "dependencies",
         "priority",
         "children",
@@ -139,6 +141,16 @@ def parse_limits(
     }
 
 
+def _routing(spec: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """A task's ``queue`` (where a distributed backend runs it), kept in its params."""
+    if spec.get("queue") is None:
+        return {}
+    queue = spec["queue"]
+    if not isinstance(queue, str) or not queue.strip() or queue != queue.strip():
+        raise DefinitionError(f"queue must be a non-empty name, not {queue!r}", task=task)
+    return {"queue": queue}
+
+
 def parse_dependencies(raw: Any, *, task: str) -> tuple[Dependency, ...]:
     """Dependencies as `Dependency` values; raise `DefinitionError` naming the task if malformed."""
     if raw is None:
@@ -210,6 +222,7 @@ class _Builder:
             problem = json_problem(value, field) if value else None
             if problem:
                 raise DefinitionError(problem, task=key)
+        params = {**params, **_routing(spec, key)}
         task_id = task_id or new_task_id()
         self.ids_by_key[key] = task_id
         values = {
