@@ -118,7 +118,8 @@ class TreeRun:
         """
         self.batch.seq = await self.context.storage.events.last_seq(self.tree_id)
         self._apply_resets()
-        self._recover()
+        running = self._left_running() if self.mode is Mode.RUN else []
+        self._recover(await self.dispatch.reattach(running))
         if self.mode is Mode.RUN:
             self._arm_deadline()
             self._examine(self.graph)
@@ -418,10 +419,14 @@ class TreeRun:
             data = {"key": node.key, "status": node.status.value, "attempt": node.attempt}
             self.batch.emit(node, EventType.RETRYING, {**data, "reason": "run again"}, self.now)
 
-    def _recover(self) -> None:
-        """Tasks left running by a manager that died: run again, or fail if not safe to."""
-        for node in self.graph:
-            if node.is_group or node.status is not S.IN_PROGRESS:
+    def _left_running(self) -> list[Node]:
+        return [n for n in self.graph if not n.is_group and n.status is S.IN_PROGRESS]
+
+    def _recover(self, followed: set[str]) -> None:
+        """Tasks left running by a manager that died: run again, or fail if not safe to —
+        except those whose attempts the backend still follows (on other machines)."""
+        for node in self._left_running():
+            if node.id in followed:
                 continue
             info = self.context.registry.get(node.base.executor or "")
             attempted = Attempted(
