@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 from typing import Any
 
@@ -49,23 +48,21 @@ async def test_kill_9_of_the_orchestrator_then_takeover(
             "dependencies": ["slow", "long"],
         },
     ]
-    orchestrator = subprocess.Popen(
-        [sys.executable, str(SUPPORT / "celery_orchestrator.py"), postgres_url,
-         json.dumps({"name": "taken-over", "children": children})],
+    orchestrator = await asyncio.create_subprocess_exec(
+        sys.executable, str(SUPPORT / "celery_orchestrator.py"), postgres_url,
+        json.dumps({"name": "taken-over", "children": children}),
         env={**os.environ, **celery_env},
-        stdout=subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
         assert orchestrator.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(orchestrator.stdout.readline), 30)
+        line = await asyncio.wait_for(orchestrator.stdout.readline(), 30)
         tree_id = line.decode().strip()
         await wait_for_count(redis_client, f"{prefix}:slow", 1)
         await wait_for_count(redis_client, f"{prefix}:long", 1)
     finally:
         orchestrator.send_signal(signal.SIGKILL)
-        orchestrator.wait()
-        if orchestrator.stdout is not None:
-            orchestrator.stdout.close()
+        await orchestrator.wait()
     manager = celery_manager(postgres_url, celery_settings)
     try:
         resumed = await manager.resume()
