@@ -9,7 +9,7 @@ Two shapes are accepted (see docs/trees.md):
 
 A task mapping may have ``key``/``id``, ``name``, ``executor`` (or the lineage's
 ``schemas: {method: ...}``), ``inputs``, ``params``, ``dependencies``, ``priority``,
-``user_id``, ``queue`` (where a distributed backend runs it, kept in ``params``), the limits
+``user_id``, ``queue`` and ``rate_limit`` (kept in ``params``), the limits
 ``timeout``, ``soft_timeout`` and ``retry``, ``deadline`` and
 ``concurrency`` (the root only; see `parse_limits`), and ``children`` (nested) or ``parent_id``
 (flat); any other field is an error. The key defaults to one derived from the name, the name to
@@ -41,7 +41,15 @@ from taskflow.exceptions import (
     InvalidReference,
     UnknownExecutor,
 )
-from taskflow.models import PRIORITY_DEFAULT, Dependency, RetryPolicy, Task, new_task_id, utcnow
+from taskflow.models import (
+    PRIORITY_DEFAULT,
+    Dependency,
+    RateLimit,
+    RetryPolicy,
+    Task,
+    new_task_id,
+    utcnow,
+)
 from taskflow.models.task import task_from_fields
 from taskflow.models.values import json_problem
 from taskflow.references import invalid_expressions, referenced_keys
@@ -61,6 +69,7 @@ TASK_FIELDS = frozenset(
         "inputs",
         "params",
         "queue",
+        "rate_limit",
         "dependencies",
         "priority",
         "children",
@@ -142,13 +151,20 @@ def parse_limits(
 
 
 def _routing(spec: Mapping[str, Any], task: str) -> dict[str, Any]:
-    """A task's ``queue`` (where a distributed backend runs it), kept in its params."""
-    if spec.get("queue") is None:
-        return {}
-    queue = spec["queue"]
-    if not isinstance(queue, str) or not queue.strip() or queue != queue.strip():
-        raise DefinitionError(f"queue must be a non-empty name, not {queue!r}", task=task)
-    return {"queue": queue}
+    """A task's ``queue`` (where a distributed backend runs it) and ``rate_limit`` (which
+    replaces its executor's), kept in its params."""
+    found: dict[str, Any] = {}
+    queue = spec.get("queue")
+    if queue is not None:
+        if not isinstance(queue, str) or not queue.strip() or queue != queue.strip():
+            raise DefinitionError(f"queue must be a non-empty name, not {queue!r}", task=task)
+        found["queue"] = queue
+    if spec.get("rate_limit") is not None:
+        try:
+            found["rate_limit"] = str(RateLimit.parse(spec["rate_limit"]))
+        except ValueError as exc:
+            raise DefinitionError(f"rate_limit: {exc}", task=task) from exc
+    return found
 
 
 def parse_dependencies(raw: Any, *, task: str) -> tuple[Dependency, ...]:

@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from taskflow.backends.rates import MemoryRateLimiter, RateLimiter
 from taskflow.executors import Outcome
 
 #: The error of an attempt stopped by force (after its grace period).
@@ -90,6 +91,16 @@ class Reports(Protocol):
 
 class ExecutionBackend(abc.ABC):
     """Runs attempts, and reports what happens to them."""
+
+    _limiter: RateLimiter | None = None
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """Where rate limits are kept: this backend's memory, unless it shares them with other
+        processes."""
+        if self._limiter is None:
+            self._limiter = MemoryRateLimiter()
+        return self._limiter
 
     @abc.abstractmethod
     def submit(self, attempt: Attempt, reports: Reports) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from taskflow.backends.base import Attempt, ExecutionBackend, Reports
+from taskflow.backends.rates import RateLimiter
 
 
 class RoutingBackend(ExecutionBackend):
@@ -28,6 +29,11 @@ class RoutingBackend(ExecutionBackend):
         self.remote = remote
         self.runs_locally = runs_locally
         self._where: dict[str, ExecutionBackend] = {}
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """The remote backend's (shared with other processes, when it shares its own)."""
+        return self.remote.rate_limiter
 
     def _backend(self, attempt: Attempt) -> ExecutionBackend:
         return self.local if self.runs_locally(attempt) else self.remote

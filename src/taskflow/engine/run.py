@@ -23,6 +23,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
+from taskflow.engine.admission import Admission
 from taskflow.engine.batch import WritePipeline
 from taskflow.engine.changes import Changes
 from taskflow.engine.context import RunContext
@@ -86,6 +87,7 @@ class TreeRun:
         )
         self.changes = Changes(graph, self.batch, context.settings.max_log_bytes)
         self.dispatch = Dispatch(self)
+        self.admission = Admission(context, self._admitted)
         self._ready: list[Entry] = []
         self._blocked: dict[str, list[Entry]] = collections.defaultdict(list)
         self._order = itertools.count()
@@ -131,6 +133,7 @@ class TreeRun:
         finally:
             unwatch()
             self.timers.cancel_all()
+            self.admission.close()
             self.dispatch.close()
             if self.failure is not None:
                 self.batch.abandon()
@@ -149,7 +152,12 @@ class TreeRun:
                 if self.batch.pending:
                     self._begin()
             busy = self.dispatch.busy or self.batch.pending or self.batch.writing
-            waiting = self._ready or self.timers.pending_retries() or any(self._blocked.values())
+            waiting = (
+                self._ready
+                or self.timers.pending_retries()
+                or any(self._blocked.values())
+                or self.admission.pending
+            )
             if not busy and (self.stopping or not waiting):
                 break
             await self._wait()
@@ -281,8 +289,8 @@ class TreeRun:
                 break
             entry = heapq.heappop(self._ready)
             node = entry[2]
-            if not self.graph.startable(node):
-                continue  # cancelled while it waited
+            if not self.graph.startable(node) or self.admission.holds(node):
+                continue  # cancelled while it waited, or held back by a rate limit
             executor_id = node.base.executor
             assert executor_id is not None
             if not slots.try_acquire(executor_id):
@@ -292,6 +300,11 @@ class TreeRun:
             self.dispatch.claimed(node)
             claimed.append(node)
         return claimed
+
+    def _admitted(self, node: Node) -> None:
+        """A task held back by a rate limit may start now."""
+        heapq.heappush(self._ready, (node.base.priority, next(self._order), node))
+        self._wakeup.set()
 
     def slot_freed(self) -> None:
         """A task of this tree gave its slot back (ended or parked): look for more work."""

@@ -56,6 +56,9 @@ class ExecutableTask(abc.ABC):
             ``queue`` wins; ``None``: the backend's routes, then its default queue).
         runs_locally: With a distributed backend, run its attempts in the orchestrating
             process instead (an executor that waits for a person holds no worker then).
+        rate_limit: At most this many of its attempts start per second, minute or hour
+            (``"100/m"``), across every tree (and, with the Celery backend, every
+            orchestrating process); a task's own ``rate_limit`` wins.
     """
 
     max_concurrency: ClassVar[int | None] = None
@@ -68,6 +71,7 @@ class ExecutableTask(abc.ABC):
     check_output: ClassVar[bool] = True
     queue: ClassVar[str | None] = None
     runs_locally: ClassVar[bool] = False
+    rate_limit: ClassVar[str | None] = None
 
     @property
     def id(self) -> str:

@@ -40,7 +40,9 @@ from taskflow.backends.celery.protocol import (
     decode,
     encode,
 )
+from taskflow.backends.celery.rates import RedisRateLimiter
 from taskflow.backends.celery.settings import CelerySettings
+from taskflow.backends.rates import RateLimiter
 from taskflow.executors import Outcome
 from taskflow.models import ErrorType, TaskStatus
 
@@ -85,6 +87,13 @@ class CeleryBackend(ExecutionBackend):
 
     def __len__(self) -> int:
         return len(self._flights)
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """Rate limits in Redis: shared by every orchestrator on it."""
+        if self._limiter is None:
+            self._limiter = RedisRateLimiter(self._async(), self.keys)
+        return self._limiter
 
     # -- sending ----------------------------------------------------------------------------
 
