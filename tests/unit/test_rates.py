@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from taskflow.backends.rates import MemoryRateLimiter
@@ -31,5 +33,5 @@ async def test_reservations_are_evenly_spaced_per_bucket() -> None:
     limiter = MemoryRateLimiter()
     delays = [await limiter.reserve("a", 0.5) for _ in range(4)]
     assert delays[0] == 0
-    assert [round(b - a, 2) for a, b in zip(delays, delays[1:], strict=False)] == [0.5, 0.5, 0.5]
+    assert [round(b - a, 2) for a, b in itertools.pairwise(delays)] == [0.5, 0.5, 0.5]
     assert await limiter.reserve("b", 0.5) == 0  # another bucket
