@@ -61,6 +61,7 @@ class _Flight:
     started: bool = False
     last_seen: float = dataclasses.field(default_factory=time.monotonic)
     ended: bool = False
+    checking: bool = False  # a liveness check is under way
     force_timer: asyncio.TimerHandle | None = None
 
 
@@ -249,11 +250,21 @@ class CeleryBackend(ExecutionBackend):
     def _check_liveness(self) -> None:
         now, limit = time.monotonic(), self.settings.worker_lost_seconds
         for flight in list(self._flights.values()):
-            if flight.started and not flight.ended and now - flight.last_seen > limit:
+            if flight.started and not flight.checking and now - flight.last_seen > limit:
+                flight.checking = True
                 self._spawn(self._lost(flight, now - flight.last_seen))
 
     async def _lost(self, flight: _Flight, silent: float) -> None:
+        """No entry for too long: lost if its claim (renewed by the heartbeat, kept once it
+        is done) has expired too; otherwise this process was too slow to hear of it."""
         dispatch_id = flight.attempt.dispatch_id
+        try:
+            claimed = await self._async().exists(self.keys.claim(dispatch_id))
+        finally:
+            flight.checking = False
+        if claimed or flight.ended:
+            flight.last_seen = time.monotonic()
+            return
         logger.warning("attempt %s: no heartbeat for %.1f s; worker lost", dispatch_id, silent)
         await self._give_up(flight, only_unclaimed=False)
         await asyncio.to_thread(self._revoke, dispatch_id, True)
