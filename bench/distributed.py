@@ -141,6 +141,7 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file)")
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--only", choices=["taskflow", "chord"], help="run one side only")
     args = parser.parse_args()
     tag = uuid.uuid4().hex[:6]
     print(
@@ -149,8 +150,13 @@ def main() -> None:
     with workers(args.redis, tag), tempfile.TemporaryDirectory() as tmp:
         for n in (int(size) for size in args.sizes.split(",")):
             db = args.db or f"sqlite:///{tmp}/bench-{n}.db"
-            taskflow = asyncio.run(run_taskflow(n, db, args.concurrency))
-            bare = run_chord(n, tag)
+            taskflow = bare = float("nan")
+            if args.only != "chord":
+                taskflow = asyncio.run(run_taskflow(n, db, args.concurrency))
+                print(f"  taskflow, {n} tasks: {taskflow:.2f} s", file=sys.stderr, flush=True)
+            if args.only != "taskflow":
+                bare = run_chord(n, tag)
+                print(f"  chord, {n} tasks: {bare:.2f} s", file=sys.stderr, flush=True)
             print(
                 f"{n:>7} {taskflow:>11.2f} {n / taskflow:>8.0f} {bare:>8.2f} {n / bare:>8.0f} "
                 f"{taskflow / bare:>6.2f}",

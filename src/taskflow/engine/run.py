@@ -27,7 +27,14 @@ from taskflow.engine.admission import Admission
 from taskflow.engine.batch import WritePipeline
 from taskflow.engine.changes import Changes
 from taskflow.engine.context import RunContext
-from taskflow.engine.decide import Attempted, CancelRequest, Decision, decide, recovery
+from taskflow.engine.decide import (
+    Attempted,
+    CancelRequest,
+    Decision,
+    decide,
+    recovery,
+    unsafe_to_rerun,
+)
 from taskflow.engine.dispatch import Dispatch, Running
 from taskflow.engine.graph import Node, RunGraph, rolled_up
 from taskflow.engine.hooks import TerminalCallback
@@ -324,6 +331,8 @@ class TreeRun:
         if self.failure is not None:
             return  # the tree is given up: nothing more is written
         info = self.context.registry.get(node.base.executor or "")
+        safe = info is None or info.rerun_safe
+        outcome = unsafe_to_rerun(outcome, rerun_safe=safe, executor=node.base.executor or "")
         attempted = Attempted(
             attempt=node.attempt,
             attempts=node.attempts,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,10 +15,12 @@ from taskflow.executors import get_registry
 
 
 @pytest.fixture
-def runner(celery_settings: CelerySettings) -> AttemptRunner:
+def runner(celery_settings: CelerySettings) -> Iterator[AttemptRunner]:
     import celery_executors  # noqa: F401
 
-    return AttemptRunner(celery_settings, get_registry())
+    made = AttemptRunner(celery_settings, get_registry())
+    yield made
+    made.close()
 
 
 def attempt(executor: str = "ct.noop", n: int = 1, **inputs: Any) -> Attempt:

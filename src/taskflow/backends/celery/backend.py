@@ -48,6 +48,10 @@ from taskflow.models import ErrorType, TaskStatus
 
 logger = logging.getLogger("taskflow.celery")
 READ_BLOCK_MS = 50  # one blocking read; new attempts join the next one
+#: Reads are spaced by this much per stream followed (at most `READ_SPACING_MAX`): a read
+#: costs in proportion to the streams it names, and many streams fill up quickly.
+READ_SPACING_PER_STREAM = 0.00005  # seconds
+READ_SPACING_MAX = 0.02  # seconds
 READ_COUNT = 200  # entries per stream per read
 LIVENESS_SECONDS = 0.5  # how often heartbeats are checked
 TIME_LIMIT_MARGIN_SECONDS = 30.0  # Celery's own time limit: the last resort past taskflow's
@@ -208,6 +212,9 @@ class CeleryBackend(ExecutionBackend):
             except Exception:
                 logger.exception("reading attempt streams failed; retrying")
                 await asyncio.sleep(1.0)
+            spacing = min(len(self._flights) * READ_SPACING_PER_STREAM, READ_SPACING_MAX)
+            if spacing > 0.001:
+                await asyncio.sleep(spacing)
             if time.monotonic() - checked >= LIVENESS_SECONDS:
                 checked = time.monotonic()
                 self._check_liveness()

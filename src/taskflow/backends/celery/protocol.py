@@ -41,13 +41,16 @@ TASK_NAME = "taskflow.run"
 
 #: The worker's claim, in one step: refused for an older attempt (``stale``), an attempt the
 #: orchestrator gave up (``lost``) and one claimed by a worker that is alive or that finished
-#: it (``busy``); otherwise ``claimed:N``, N being the number of deliveries so far.
+#: it (``busy``); otherwise ``claimed:N``, N being the number of deliveries so far, and the
+#: ``started`` entry is on the attempt's stream.
 CLAIM_SCRIPT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'lost' end
 local n = redis.call('INCR', KEYS[4])
 redis.call('EXPIRE', KEYS[4], ARGV[4])
 if redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', 'type', 'started', 'data', ARGV[5])
+  redis.call('EXPIRE', KEYS[5], ARGV[4])
   return 'claimed:' .. n
 end
 return 'busy'

@@ -8,8 +8,9 @@ again only if its executor is rerun-safe, and at most ``max_deliveries`` times.
 
 The attempt then runs exactly as in the orchestrating process: through a `LocalBackend` on an
 event loop of its own (time limits, soft limit, cancel flag, ``cancel()``, forced stop), its
-reports published on the attempt's stream. A thread renews the claim and sends heartbeats
-(a blocking executor does not stop them); another reads the control stream (cancel, signal).
+reports published on the attempt's stream. The process's `Supervisor` thread renews the claim
+and sends heartbeats (a blocking executor does not stop them) and reads the control stream
+(cancel, signal).
 """
 
 from __future__ import annotations
@@ -20,41 +21,39 @@ import logging
 import os
 import socket
 import sys
-import threading
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from taskflow.backends.base import Attempt
 from taskflow.backends.celery.protocol import (
-    CANCEL,
     CLAIM_SCRIPT,
     FINISH_SCRIPT,
-    HEARTBEAT_SCRIPT,
     LOG,
     PROGRESS,
-    SIGNAL,
     STARTED,
     STREAM_MAXLEN,
     WAITING,
     Keys,
-    decode,
     encode,
 )
 from taskflow.backends.celery.settings import CelerySettings
+from taskflow.backends.celery.supervisor import Supervisor, Watched
 from taskflow.backends.local import LocalBackend
 from taskflow.executors import ExecutorRegistry, Outcome
 from taskflow.models import ErrorType, TaskStatus
 
 logger = logging.getLogger("taskflow.celery.worker")
-CONTROL_BLOCK_MS = 500  # how long one read of the control stream blocks
 
 
 class Publisher:
     """Writes one attempt's stream."""
 
-    def __init__(self, redis: Any, settings: CelerySettings, dispatch_id: str) -> None:
+    def __init__(
+        self, redis: Any, settings: CelerySettings, dispatch_id: str, token: str = ""
+    ) -> None:
         self.redis = redis
+        self.token = token
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
         self.dispatch_id = dispatch_id
@@ -128,85 +127,20 @@ class _Reports:
             self.done.set_result(outcome)
 
 
-class _Heartbeat(threading.Thread):
-    """Renews the claim and says the attempt is alive, whatever the executor does."""
-
-    def __init__(self, publisher: Publisher, token: str) -> None:
-        super().__init__(name=f"taskflow-heartbeat-{publisher.dispatch_id}", daemon=True)
-        self.publisher = publisher
-        self.token = token
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        settings, keys = self.publisher.settings, self.publisher.keys
-        lease_ms = int(settings.worker_lost_seconds * 1000)
-        while not self.stopped.wait(settings.heartbeat_seconds):
-            try:
-                self.publisher.redis.eval(
-                    HEARTBEAT_SCRIPT,
-                    2,
-                    keys.claim(self.publisher.dispatch_id),
-                    self.publisher.stream,
-                    self.token,
-                    lease_ms,
-                    settings.stream_ttl_seconds,
-                    STREAM_MAXLEN,
-                )
-            except Exception:
-                logger.exception("heartbeat of attempt %s failed", self.publisher.dispatch_id)
-
-
-class _Control(threading.Thread):
-    """Reads the control stream and hands cancels and signals to the local backend."""
-
-    def __init__(
-        self, publisher: Publisher, loop: asyncio.AbstractEventLoop, local: LocalBackend
-    ) -> None:
-        super().__init__(name=f"taskflow-control-{publisher.dispatch_id}", daemon=True)
-        self.publisher = publisher
-        self.loop = loop
-        self.local = local
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        key = self.publisher.keys.control(self.publisher.dispatch_id)
-        position = "0-0"
-        while not self.stopped.is_set():
-            try:
-                found = self.publisher.redis.xread({key: position}, block=CONTROL_BLOCK_MS)
-            except Exception:
-                logger.exception("reading the control stream %s failed", key)
-                self.stopped.wait(1.0)
-                continue
-            for _, entries in found or ():
-                for entry_id, fields in entries:
-                    position = entry_id
-                    self._apply(*decode(fields))
-
-    def _apply(self, op: str, data: Mapping[str, Any]) -> None:
-        dispatch_id = self.publisher.dispatch_id
-        if op == CANCEL:
-            grace = data.get("grace")
-            reason = str(data.get("reason") or "cancelled")
-            self.loop.call_soon_threadsafe(
-                lambda: self.local.cancel(dispatch_id, reason, grace=grace)
-            )
-        elif op == SIGNAL:
-            key, value = str(data.get("key")), data.get("data")
-            self.loop.call_soon_threadsafe(self.local.signal, dispatch_id, key, value)
-
-
-async def _run(attempt: Attempt, publisher: Publisher, registry: ExecutorRegistry) -> Outcome:
+async def _run(
+    attempt: Attempt, publisher: Publisher, registry: ExecutorRegistry, supervisor: Supervisor
+) -> Outcome:
+    """Run the attempt with a local backend, looked after by the supervisor meanwhile."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[Outcome] = loop.create_future()
     local = LocalBackend(registry)
-    control = _Control(publisher, loop, local)
-    control.start()
+    token = publisher.token
+    supervisor.watch(Watched(attempt.dispatch_id, token, loop, local))
     try:
         local.submit(attempt, _Reports(publisher, done))
         return await done
     finally:
-        control.stopped.set()
+        supervisor.unwatch(attempt.dispatch_id)
         await local.close()
 
 
@@ -223,15 +157,39 @@ class AttemptRunner:
         self.registry = registry
         self.keys = Keys(settings.key_prefix)
         self._redis: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._supervisor: Supervisor | None = None
+        self._pid = -1
+
+    def _process(self) -> None:
+        """This process's Redis client, event loop and supervisor (a forked pool process makes
+        its own: neither sockets nor threads survive a fork)."""
+        if self._pid != os.getpid():
+            from taskflow.backends.celery.app import redis_client
+
+            self._redis = redis_client(self.settings)
+            self._loop = asyncio.new_event_loop()
+            self._supervisor = Supervisor(self._redis, self.settings)
+            self._supervisor.start()
+            self._pid = os.getpid()
+
+    def close(self) -> None:
+        """Release this process's loop, supervisor and Redis client (a worker process keeps
+        them until it exits)."""
+        if self._pid != os.getpid():
+            return
+        assert self._supervisor is not None
+        assert self._loop is not None
+        self._supervisor.stop()
+        self._supervisor.join(timeout=2.0)
+        self._loop.close()
+        self._redis.close()
         self._pid = -1
 
     @property
     def redis(self) -> Any:
-        """This process's Redis client (a forked pool process makes its own)."""
-        if self._redis is None or self._pid != os.getpid():
-            from taskflow.backends.celery.app import redis_client
-
-            self._redis, self._pid = redis_client(self.settings), os.getpid()
+        """This process's Redis client."""
+        self._process()
         return self._redis
 
     def run(self, payload: Mapping[str, Any]) -> str:
@@ -242,32 +200,33 @@ class AttemptRunner:
         verdict = str(
             self.redis.eval(
                 CLAIM_SCRIPT,
-                4,
+                5,
                 self.keys.current(attempt.task_id),
                 self.keys.lost(dispatch_id),
                 self.keys.claim(dispatch_id),
                 self.keys.deliveries(dispatch_id),
+                self.keys.stream(dispatch_id),
                 dispatch_id,
                 token,
                 int(self.settings.worker_lost_seconds * 1000),
                 self.settings.stream_ttl_seconds,
+                encode(STARTED, {"worker": token, "pid": os.getpid()})["data"],
+                STREAM_MAXLEN,
             )
         )
         if not verdict.startswith("claimed:"):
             logger.info("attempt %s not run: %s", dispatch_id, verdict)
             return verdict
-        publisher = Publisher(self.redis, self.settings, dispatch_id)
+        publisher = Publisher(self.redis, self.settings, dispatch_id, token)
         refused = self._refused(attempt, int(verdict.partition(":")[2]))
         if refused is not None:
             publisher.finish(refused)
             return str(refused.error_type)
-        heartbeat = _Heartbeat(publisher, token)
-        heartbeat.start()
-        publisher.publish(STARTED, {"worker": token, "pid": os.getpid()})
-        try:
-            outcome = asyncio.run(_run(attempt, publisher, self.registry))
-        finally:
-            heartbeat.stopped.set()
+        assert self._loop is not None
+        assert self._supervisor is not None
+        outcome = self._loop.run_until_complete(
+            _run(attempt, publisher, self.registry, self._supervisor)
+        )
         publisher.finish(outcome)
         return "ran"
 

@@ -1,0 +1,30 @@
+"""A worker lost (a distributed backend's ``WorkerLost``): the retry policy decides, except for
+an executor that is not safe to re-run, which fails with ``NotRerunSafe``."""
+
+from __future__ import annotations
+
+from conftest import Make, S, scripted, work  # type: ignore[import-not-found]
+from taskflow.backends.scripted import DONE
+from taskflow.executors import Outcome
+
+LOST = Outcome(S.FAILED, error="no heartbeat for 10.2 s", error_type="WorkerLost")
+
+
+async def test_a_lost_attempt_goes_to_the_retry_policy(make_engine: Make) -> None:
+    engine = make_engine({"a": [LOST, DONE]})
+    tree = await engine.run_tree({"key": "root", "children": [work("a", retry=2)]})
+    node = next(n for n in tree.walk() if n.task.key == "a")
+    assert node.task.status is S.COMPLETED
+    assert [a.error_type for a in node.task.attempts] == ["WorkerLost", None]
+    assert len(scripted(engine).submitted) == 2
+
+
+async def test_a_lost_attempt_of_an_executor_not_safe_to_rerun_fails(make_engine: Make) -> None:
+    engine = make_engine({"a": [LOST, DONE]})
+    child = {**work("a", retry=2), "executor": "once"}
+    tree = await engine.run_tree({"key": "root", "children": [child]})
+    node = next(n for n in tree.walk() if n.task.key == "a")
+    assert node.task.status is S.FAILED
+    assert node.task.error_type == "NotRerunSafe"
+    assert "not safe to re-run" in (node.task.error or "")
+    assert len(scripted(engine).submitted) == 1
