@@ -8,9 +8,9 @@ are started on queues of this run's own, on one Redis (``--redis``, default db 1
 size, taskflow runs a tree of that many ``noop`` tasks (``TaskManager.run_tree``, durable: every
 state change written to the database, a fresh SQLite file by default) with the Celery backend,
 then the bare side runs ``chord(noop.s(i) for i in range(n))(collect.s())`` and polls the
-callback's state until it is ready (every 20 ms). Both are timed from the first send to the last result; both are checked
-(every task completed; the callback counted n results). Printed: both times, tasks/s, and the
-ratio taskflow / chord. Nothing is asserted.
+callback's state until it is ready (every 20 ms). Both are timed from the first send to the
+last result; both are checked (every task completed; the callback counted n results).
+Printed: both times, tasks/s, and the ratio taskflow / chord. Nothing is asserted.
 """
 
 from __future__ import annotations
