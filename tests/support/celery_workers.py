@@ -72,12 +72,22 @@ def environment(redis_url: str, prefix: str, queue: str, **extra: str) -> dict[s
     }
 
 
-def start(env: Mapping[str, str], queue: str, concurrency: int = 1) -> Worker:
-    """Start ``taskflow celery worker -Q queue -c N`` (returns at once)."""
+TASKFLOW_WORKER = [sys.executable, "-m", "taskflow.cli", "celery", "worker"]
+#: The same worker, as Celery's own command starts it.
+CELERY_WORKER = [
+    sys.executable, "-m", "celery", "-A", "taskflow.celery", "worker",
+    "--without-mingle", "--without-gossip",
+]  # fmt: skip
+
+
+def start(
+    env: Mapping[str, str], queue: str, concurrency: int = 1, command: list[str] | None = None
+) -> Worker:
+    """Start ``taskflow celery worker -Q queue -c N`` (or ``command``; returns at once)."""
     name = f"tf-{uuid.uuid4().hex[:8]}"
     nodename = f"{name}@{socket.gethostname()}"
     command = [
-        sys.executable, "-m", "taskflow.cli", "celery", "worker", "-Q", queue,
+        *(command or TASKFLOW_WORKER), "-Q", queue,
         "-c", str(concurrency), "-n", nodename, "--loglevel", "INFO",
     ]  # fmt: skip
     handle, log_name = tempfile.mkstemp(prefix=f"{name}-", suffix=".log")
@@ -115,9 +125,11 @@ def wait_ready(workers: list[Worker], broker_url: str, timeout: float = READY_SE
 
 
 @contextlib.contextmanager
-def workers(env: Mapping[str, str], queue: str, count: int = 2) -> Iterator[list[Worker]]:
+def workers(
+    env: Mapping[str, str], queue: str, count: int = 2, command: list[str] | None = None
+) -> Iterator[list[Worker]]:
     """``count`` workers (``-c 1``) on ``queue``, ready."""
-    started = [start(env, queue) for _ in range(count)]
+    started = [start(env, queue, command=command) for _ in range(count)]
     try:
         wait_ready(started, env["TASKFLOW_CELERY_BROKER_URL"])
         yield started

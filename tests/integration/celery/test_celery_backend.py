@@ -48,3 +48,22 @@ async def test_a_tree_of_200_tasks_over_two_workers(
     assert len(pids) == 2  # both workers ran some
     assert sorted(result["n"] for result in results) == list(range(200))
     assert len(progress) >= 200  # each reported from its worker
+
+
+async def test_celery_own_command_runs_the_same_worker(
+    postgres_url: str, celery_env: dict[str, str], celery_settings: CelerySettings
+) -> None:
+    from celery_workers import CELERY_WORKER, workers
+
+    with workers(celery_env, celery_env["TASKFLOW_CELERY_QUEUE"], 1, CELERY_WORKER) as (one,):
+        manager = celery_manager(postgres_url, celery_settings)
+        children = [{"key": "a", "executor": "ct.sleep", "inputs": {"seconds": 0.2}}]
+        try:
+            tree = await asyncio.wait_for(
+                manager.run_tree({"name": "plain", "children": children}), 30
+            )
+        finally:
+            await manager.close()
+        node = next(n for n in tree.walk() if n.task.key == "a")
+        assert node.result is not None
+        assert node.result["pid"] in one.children()

@@ -1,5 +1,6 @@
-"""A worker lost (a distributed backend's ``WorkerLost``): the retry policy decides, except for
-an executor that is not safe to re-run, which fails with ``NotRerunSafe``."""
+"""What distributed backends need of the engine: a worker lost (``WorkerLost``) goes to the
+retry policy, except for an executor not safe to re-run (``NotRerunSafe``); each attempt names
+its queue."""
 
 from __future__ import annotations
 
@@ -28,3 +29,15 @@ async def test_a_lost_attempt_of_an_executor_not_safe_to_rerun_fails(make_engine
     assert node.task.error_type == "NotRerunSafe"
     assert "not safe to re-run" in (node.task.error or "")
     assert len(scripted(engine).submitted) == 1
+
+
+async def test_the_queue_of_an_attempt(make_engine: Make) -> None:
+    engine = make_engine()
+    children = [
+        work("plain"),
+        work("by_executor", executor="queued"),
+        work("own", executor="queued", queue="gpu"),
+    ]
+    await engine.run_tree({"key": "root", "children": children})
+    queues = {a.key: a.queue for a in scripted(engine).submitted}
+    assert queues == {"plain": None, "by_executor": "io", "own": "gpu"}
