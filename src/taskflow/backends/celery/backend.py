@@ -66,6 +66,7 @@ class _Flight:
     last_seen: float = dataclasses.field(default_factory=time.monotonic)
     ended: bool = False
     checking: bool = False  # a liveness check is under way
+    fenced: bool = False  # its fence is written (it is being sent, or was)
     force_timer: asyncio.TimerHandle | None = None
 
 
@@ -121,7 +122,7 @@ class CeleryBackend(ExecutionBackend):
         """Follow an attempt sent by another orchestrator (one that died), from its stream's
         beginning: nothing is sent again."""
         self._start()
-        self._flights[attempt.dispatch_id] = _Flight(attempt, reports)
+        self._flights[attempt.dispatch_id] = _Flight(attempt, reports, fenced=True)
         self._poke()
 
     async def attachable(self, attempts: Iterable[Attempt]) -> set[str]:
@@ -177,6 +178,11 @@ class CeleryBackend(ExecutionBackend):
         for attempt in batch:
             pipe.set(self.keys.current(attempt.task_id), attempt.dispatch_id, ex=ttl)
         pipe.execute()
+        fenced_at = time.monotonic()
+        for attempt in batch:
+            flight = self._flights.get(attempt.dispatch_id)
+            if flight is not None:
+                flight.fenced, flight.last_seen = True, fenced_at
         with self.app.producer_or_acquire() as producer:
             for attempt in batch:
                 limit = None
@@ -257,9 +263,30 @@ class CeleryBackend(ExecutionBackend):
     def _check_liveness(self) -> None:
         now, limit = time.monotonic(), self.settings.worker_lost_seconds
         for flight in list(self._flights.values()):
-            if flight.started and not flight.checking and now - flight.last_seen > limit:
-                flight.checking = True
+            if flight.checking or now - flight.last_seen <= limit or not flight.fenced:
+                continue
+            flight.checking = True
+            if flight.started:
                 self._spawn(self._lost(flight, now - flight.last_seen))
+            else:
+                self._spawn(self._still_queued(flight))
+
+    async def _still_queued(self, flight: _Flight) -> None:
+        """An attempt no worker has taken yet waits in the broker as long as it takes — unless
+        Redis lost what was written when it was sent (a restart without persistence)."""
+        attempt = flight.attempt
+        try:
+            fence = await self._async().get(self.keys.current(attempt.task_id))
+        finally:
+            flight.checking = False
+        if fence is not None or flight.ended or flight.started:
+            flight.last_seen = time.monotonic()
+            return
+        error = (
+            f"attempt {attempt.dispatch_id} was sent but Redis no longer knows it (restarted "
+            "without persistence?): it may never run"
+        )
+        self._end(flight, Outcome(TaskStatus.FAILED, error=error, error_type=ErrorType.WORKER_LOST))
 
     async def _lost(self, flight: _Flight, silent: float) -> None:
         """No entry for too long: lost if its claim (renewed by the heartbeat, kept once it
