@@ -134,3 +134,29 @@ async def test_routing_by_task_queue_and_by_routes(
         assert pids["default"] in on_main.children()
         assert pids["own"] in on_other.children()
         assert pids["routed"] in on_other.children()
+
+
+async def test_time_limits_and_logs_on_a_worker(
+    postgres_url: str, celery_settings: CelerySettings, two_workers: list[Worker]
+) -> None:
+    manager = celery_manager(postgres_url, celery_settings)
+    logs: list[Any] = []
+    manager.events.subscribe(lambda e: logs.append(e) if e.type.value == "log" else None)
+    children = [
+        {"key": "late", "executor": "ct.sleep", "inputs": {"seconds": 10}, "timeout": 1},
+        {"key": "fine", "executor": "ct.sleep", "inputs": {"seconds": 0.3}},
+    ]
+    try:
+        started = time.monotonic()
+        result = await asyncio.wait_for(
+            manager.run_tree({"name": "limits", "children": children}), 30
+        )
+        took = time.monotonic() - started
+    finally:
+        await manager.close()
+    tasks = {n.task.key: n.task for n in result.walk()}
+    assert tasks["late"].status.value == "failed"
+    assert tasks["late"].error_type == "TaskTimeout"
+    assert took < 8  # stopped on the worker at its limit, not after its 10 s
+    assert tasks["fine"].status.value == "completed"
+    assert any(e.data.get("message") == "slept" for e in logs), logs
