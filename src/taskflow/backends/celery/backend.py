@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Iterable
@@ -26,6 +25,7 @@ from typing import Any
 
 from taskflow.backends.base import FORCED_STOP, Attempt, ExecutionBackend, Reports
 from taskflow.backends.celery.app import async_redis_client, create_app, redis_client
+from taskflow.backends.celery.flight import Flight
 from taskflow.backends.celery.protocol import (
     CANCEL,
     DONE,
@@ -57,19 +57,6 @@ LIVENESS_SECONDS = 0.5  # how often heartbeats are checked
 TIME_LIMIT_MARGIN_SECONDS = 30.0  # Celery's own time limit: the last resort past taskflow's
 
 
-@dataclasses.dataclass(slots=True, eq=False)
-class _Flight:
-    attempt: Attempt
-    reports: Reports
-    position: str = "0-0"
-    started: bool = False
-    last_seen: float = dataclasses.field(default_factory=time.monotonic)
-    ended: bool = False
-    checking: bool = False  # a liveness check is under way
-    fenced: bool = False  # its fence is written (it is being sent, or was)
-    force_timer: asyncio.TimerHandle | None = None
-
-
 class CeleryBackend(ExecutionBackend):
     """Runs attempts on Celery workers (``taskflow celery worker``).
 
@@ -84,7 +71,7 @@ class CeleryBackend(ExecutionBackend):
         self.keys = Keys(self.settings.key_prefix)
         self._sync: Any = redis_client(self.settings)  # used from the sending thread
         self._redis: Any = None
-        self._flights: dict[str, _Flight] = {}
+        self._flights: dict[str, Flight] = {}
         self._outbox: list[Attempt] = []
         self._wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -114,7 +101,7 @@ class CeleryBackend(ExecutionBackend):
     def submit(self, attempt: Attempt, reports: Reports) -> None:
         """Send the attempt (from a thread, in batches); follow its stream."""
         self._start()
-        self._flights[attempt.dispatch_id] = _Flight(attempt, reports)
+        self._flights[attempt.dispatch_id] = Flight(attempt, reports)
         self._outbox.append(attempt)
         self._poke()
 
@@ -122,7 +109,7 @@ class CeleryBackend(ExecutionBackend):
         """Follow an attempt sent by another orchestrator (one that died), from its stream's
         beginning: nothing is sent again."""
         self._start()
-        self._flights[attempt.dispatch_id] = _Flight(attempt, reports, fenced=True)
+        self._flights[attempt.dispatch_id] = Flight(attempt, reports, fenced=True)
         self._poke()
 
     async def attachable(self, attempts: Iterable[Attempt]) -> set[str]:
@@ -237,7 +224,7 @@ class CeleryBackend(ExecutionBackend):
                 flight.position = entry_id
                 self._entry(flight, *decode(fields))
 
-    def _entry(self, flight: _Flight, kind: str, data: dict[str, Any]) -> None:
+    def _entry(self, flight: Flight, kind: str, data: dict[str, Any]) -> None:
         flight.last_seen = time.monotonic()
         dispatch_id, reports = flight.attempt.dispatch_id, flight.reports
         if kind == STARTED:
@@ -271,7 +258,7 @@ class CeleryBackend(ExecutionBackend):
             else:
                 self._spawn(self._still_queued(flight))
 
-    async def _still_queued(self, flight: _Flight) -> None:
+    async def _still_queued(self, flight: Flight) -> None:
         """An attempt no worker has taken yet waits in the broker as long as it takes — unless
         Redis lost what was written when it was sent (a restart without persistence)."""
         attempt = flight.attempt
@@ -288,7 +275,7 @@ class CeleryBackend(ExecutionBackend):
         )
         self._end(flight, Outcome(TaskStatus.FAILED, error=error, error_type=ErrorType.WORKER_LOST))
 
-    async def _lost(self, flight: _Flight, silent: float) -> None:
+    async def _lost(self, flight: Flight, silent: float) -> None:
         """No entry for too long: lost if its claim (renewed by the heartbeat, kept once it
         is done) has expired too; otherwise this process was too slow to hear of it."""
         dispatch_id = flight.attempt.dispatch_id
@@ -310,7 +297,7 @@ class CeleryBackend(ExecutionBackend):
 
     # -- ending -----------------------------------------------------------------------------
 
-    def _end(self, flight: _Flight, outcome: Outcome) -> None:
+    def _end(self, flight: Flight, outcome: Outcome) -> None:
         if flight.ended:
             return
         flight.ended = True
@@ -324,7 +311,7 @@ class CeleryBackend(ExecutionBackend):
         if flight is not None:
             self._end(flight, outcome)
 
-    async def _give_up(self, flight: _Flight, *, only_unclaimed: bool) -> bool:
+    async def _give_up(self, flight: Flight, *, only_unclaimed: bool) -> bool:
         """Make sure the attempt never starts (if no worker holds it, with ``only_unclaimed``)."""
         dispatch_id = flight.attempt.dispatch_id
         given_up = await self._async().eval(
@@ -363,7 +350,7 @@ class CeleryBackend(ExecutionBackend):
         )
         self._spawn(self._cancel(flight, reason, delay))
 
-    async def _cancel(self, flight: _Flight, reason: str, grace: float) -> None:
+    async def _cancel(self, flight: Flight, reason: str, grace: float) -> None:
         dispatch_id = flight.attempt.dispatch_id
         if not flight.started and await self._give_up(flight, only_unclaimed=True):
             await asyncio.to_thread(self._revoke, dispatch_id, False)
@@ -372,7 +359,7 @@ class CeleryBackend(ExecutionBackend):
             return
         await self._control(dispatch_id, CANCEL, {"reason": reason, "grace": grace})
 
-    async def _force(self, flight: _Flight) -> None:
+    async def _force(self, flight: Flight) -> None:
         if flight.ended:
             return
         dispatch_id = flight.attempt.dispatch_id
