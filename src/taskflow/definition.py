@@ -9,7 +9,8 @@ Two shapes are accepted (see docs/trees.md):
 
 A task mapping may have ``key``/``id``, ``name``, ``executor`` (or the lineage's
 ``schemas: {method: ...}``), ``inputs``, ``params``, ``dependencies``, ``priority``,
-``user_id``, the limits ``timeout``, ``soft_timeout`` and ``retry``, ``deadline`` and
+``user_id``, ``queue`` and ``rate_limit`` (kept in ``params``), the limits
+``timeout``, ``soft_timeout`` and ``retry``, ``deadline`` and
 ``concurrency`` (the root only; see `parse_limits`), and ``children`` (nested) or ``parent_id``
 (flat); any other field is an error. The key defaults to one derived from the name, the name to
 the key. Without an executor, a task with children is a *group*; one without is run by the
@@ -40,7 +41,15 @@ from taskflow.exceptions import (
     InvalidReference,
     UnknownExecutor,
 )
-from taskflow.models import PRIORITY_DEFAULT, Dependency, RetryPolicy, Task, new_task_id, utcnow
+from taskflow.models import (
+    PRIORITY_DEFAULT,
+    Dependency,
+    RateLimit,
+    RetryPolicy,
+    Task,
+    new_task_id,
+    utcnow,
+)
 from taskflow.models.task import task_from_fields
 from taskflow.models.values import json_problem
 from taskflow.references import invalid_expressions, referenced_keys
@@ -59,6 +68,8 @@ TASK_FIELDS = frozenset(
         "schemas",
         "inputs",
         "params",
+        "queue",
+        "rate_limit",
         "dependencies",
         "priority",
         "children",
@@ -139,6 +150,23 @@ def parse_limits(
     }
 
 
+def _routing(spec: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """A task's ``queue`` (where a distributed backend runs it) and ``rate_limit`` (which
+    replaces its executor's), kept in its params."""
+    found: dict[str, Any] = {}
+    queue = spec.get("queue")
+    if queue is not None:
+        if not isinstance(queue, str) or not queue.strip() or queue != queue.strip():
+            raise DefinitionError(f"queue must be a non-empty name, not {queue!r}", task=task)
+        found["queue"] = queue
+    if spec.get("rate_limit") is not None:
+        try:
+            found["rate_limit"] = str(RateLimit.parse(spec["rate_limit"]))
+        except ValueError as exc:
+            raise DefinitionError(f"rate_limit: {exc}", task=task) from exc
+    return found
+
+
 def parse_dependencies(raw: Any, *, task: str) -> tuple[Dependency, ...]:
     """Dependencies as `Dependency` values; raise `DefinitionError` naming the task if malformed."""
     if raw is None:
@@ -210,6 +238,7 @@ class _Builder:
             problem = json_problem(value, field) if value else None
             if problem:
                 raise DefinitionError(problem, task=key)
+        params = {**params, **_routing(spec, key)}
         task_id = task_id or new_task_id()
         self.ids_by_key[key] = task_id
         values = {

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from taskflow.backends.rates import MemoryRateLimiter, RateLimiter
 from taskflow.executors import Outcome
 
 #: The error of an attempt stopped by force (after its grace period).
@@ -91,6 +92,16 @@ class Reports(Protocol):
 class ExecutionBackend(abc.ABC):
     """Runs attempts, and reports what happens to them."""
 
+    _limiter: RateLimiter | None = None
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """Where rate limits are kept: this backend's memory, unless it shares them with other
+        processes."""
+        if self._limiter is None:
+            self._limiter = MemoryRateLimiter()
+        return self._limiter
+
     @abc.abstractmethod
     def submit(self, attempt: Attempt, reports: Reports) -> None:
         """Start ``attempt``; report on it to ``reports``, ending with one ``finished``."""
@@ -111,6 +122,19 @@ class ExecutionBackend(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Stop every attempt (by force) and release resources."""
+
+    async def attachable(self, attempts: Iterable[Attempt]) -> set[str]:
+        """The dispatch ids, among ``attempts`` (found ``in_progress`` when a manager takes a
+        tree over), of those that may still be running or may have finished where this
+        backend runs attempts — on another machine — and that `attach` can follow to their
+        end instead of running them again. The default: none (they died with their process).
+        """
+        return set()
+
+    def attach(self, attempt: Attempt, reports: Reports) -> None:
+        """Follow an attempt another process submitted (one `attachable` named): report on it
+        to ``reports`` as if it had been submitted here, without running it again."""
+        raise NotImplementedError(f"{type(self).__name__} cannot re-attach to attempts")
 
 
 __all__ = ["ABANDON_SECONDS", "FORCED_STOP", "Attempt", "ExecutionBackend", "Reports"]

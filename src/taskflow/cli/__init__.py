@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "executors": ("taskflow.cli.executors", "executors", "The executors tasks can use."),
     "executor": ("taskflow.cli.executors", "executor", "(old spelling of `executors new`)"),
     "db": ("taskflow.cli.db", "db", "Manage the database: schema, retention."),
+    "celery": ("taskflow.cli.celery", "celery", "Run tasks on Celery workers (celery extra)."),
 }
 HIDDEN = frozenset({"executor"})
 #: Flags of the root command that may also be written after the subcommand.

@@ -204,6 +204,15 @@ def decide(
     )
 
 
+def unsafe_to_rerun(outcome: Outcome, *, rerun_safe: bool, executor: str) -> Outcome:
+    """A ``WorkerLost`` outcome of an executor that is not safe to re-run fails it with
+    ``NotRerunSafe`` (never retried), as a crash of its own process would; others as they are."""
+    if rerun_safe or outcome.error_type != ErrorType.WORKER_LOST:
+        return outcome
+    error = f"{outcome.error}; executor {executor!r} is not safe to re-run (rerun_safe = False)"
+    return dataclasses.replace(outcome, error=error, error_type=ErrorType.NOT_RERUN_SAFE)
+
+
 def recovery(attempted: Attempted, *, rerun_safe: bool, executor: str, now: datetime) -> Decision:
     """What a task found ``in_progress`` becomes when a manager takes its tree over.
 

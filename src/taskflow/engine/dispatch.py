@@ -156,7 +156,37 @@ class Dispatch:
             timeout=base.timeout or (info.cls.timeout if info is not None else None),
             soft_timeout=base.soft_timeout,
             cancel_grace=context.settings.cancel_grace_seconds,
+            queue=_queue(base.params) or (info.cls.queue if info is not None else None),
         )
+
+    async def reattach(self, nodes: list[Node]) -> set[str]:
+        """Follow again the attempts of ``nodes`` (left ``in_progress`` by a manager that
+        died) that the backend still runs or has finished elsewhere, instead of running them
+        again; the ids of the nodes followed (the others are recovered as usual)."""
+        backend = self.host.context.backend
+        found: dict[str, tuple[Running, Attempt]] = {}
+        for node in nodes:
+            running = Running(node, f"{node.id}.{node.attempt}", submitted=True)
+            try:
+                found[running.dispatch_id] = (running, self._attempt(running))
+            except ReferenceResolutionError:
+                continue
+        if not found:
+            return set()
+        try:
+            known = await backend.attachable([attempt for _, attempt in found.values()])
+        except Exception:
+            logger.exception("the backend could not say which attempts it runs; they run again")
+            return set()
+        for dispatch_id in sorted(known):
+            running, attempt = found[dispatch_id]
+            logger.info("task %s: following attempt %s again", running.node.key, dispatch_id)
+            self._by_node[running.node.id] = running
+            self._by_dispatch[dispatch_id] = running
+            self.holding += 1
+            self.host.context.slots.take(running.node.base.executor or "")
+            backend.attach(attempt, self)
+        return {found[dispatch_id][0].node.id for dispatch_id in known}
 
     async def _after_hooks(self, running: Running, attempt: Attempt) -> None:
         """Pre-hooks may replace the inputs; they run under the attempt's time limit."""
@@ -335,6 +365,12 @@ class Dispatch:
                 running.wait_timer.cancel()
         for task in self._tasks:
             task.cancel()
+
+
+def _queue(params: Mapping[str, Any]) -> str | None:
+    """A task's own queue (``queue`` in its tree file, kept in its params)."""
+    queue = params.get("queue")
+    return queue if isinstance(queue, str) and queue else None
 
 
 #: The outcome of an attempt stopped before it started (cancelled, or its manager stopped).

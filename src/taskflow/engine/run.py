@@ -23,10 +23,18 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
+from taskflow.engine.admission import Admission
 from taskflow.engine.batch import WritePipeline
 from taskflow.engine.changes import Changes
 from taskflow.engine.context import RunContext
-from taskflow.engine.decide import Attempted, CancelRequest, Decision, decide, recovery
+from taskflow.engine.decide import (
+    Attempted,
+    CancelRequest,
+    Decision,
+    decide,
+    recovery,
+    unsafe_to_rerun,
+)
 from taskflow.engine.dispatch import Dispatch, Running
 from taskflow.engine.graph import Node, RunGraph, rolled_up
 from taskflow.engine.hooks import TerminalCallback
@@ -86,6 +94,7 @@ class TreeRun:
         )
         self.changes = Changes(graph, self.batch, context.settings.max_log_bytes)
         self.dispatch = Dispatch(self)
+        self.admission = Admission(context, self._admitted)
         self._ready: list[Entry] = []
         self._blocked: dict[str, list[Entry]] = collections.defaultdict(list)
         self._order = itertools.count()
@@ -121,7 +130,8 @@ class TreeRun:
         """
         self.batch.seq = await self.context.storage.events.last_seq(self.tree_id)
         self._apply_resets()
-        self._recover()
+        running = self._left_running() if self.mode is Mode.RUN else []
+        self._recover(await self.dispatch.reattach(running))
         if self.mode is Mode.RUN:
             self._arm_deadline()
             self._examine(self.graph)
@@ -136,6 +146,7 @@ class TreeRun:
         finally:
             unwatch()
             self.timers.cancel_all()
+            self.admission.close()
             self.dispatch.close()
             if self.failure is not None:
                 self.batch.abandon()
@@ -154,7 +165,12 @@ class TreeRun:
                 if self.batch.pending:
                     self._begin()
             busy = self.dispatch.busy or self.batch.pending or self.batch.writing
-            waiting = self._ready or self.timers.pending_retries() or any(self._blocked.values())
+            waiting = (
+                self._ready
+                or self.timers.pending_retries()
+                or any(self._blocked.values())
+                or self.admission.pending
+            )
             if not busy and (self.stopping or not waiting):
                 break
             await self._wait()
@@ -286,8 +302,8 @@ class TreeRun:
                 break
             entry = heapq.heappop(self._ready)
             node = entry[2]
-            if not self.graph.startable(node):
-                continue  # cancelled while it waited
+            if not self.graph.startable(node) or self.admission.holds(node):
+                continue  # cancelled while it waited, or held back by a rate limit
             executor_id = node.base.executor
             assert executor_id is not None
             if not slots.try_acquire(executor_id):
@@ -297,6 +313,11 @@ class TreeRun:
             self.dispatch.claimed(node)
             claimed.append(node)
         return claimed
+
+    def _admitted(self, node: Node) -> None:
+        """A task held back by a rate limit may start now."""
+        heapq.heappush(self._ready, (node.base.priority, next(self._order), node))
+        self._wakeup.set()
 
     def slot_freed(self) -> None:
         """A task of this tree gave its slot back (ended or parked): look for more work."""
@@ -316,6 +337,8 @@ class TreeRun:
         if self.failure is not None:
             return  # the tree is given up: nothing more is written
         info = self.context.registry.get(node.base.executor or "")
+        safe = info is None or info.rerun_safe
+        outcome = unsafe_to_rerun(outcome, rerun_safe=safe, executor=node.base.executor or "")
         attempted = Attempted(
             attempt=node.attempt,
             attempts=node.attempts,
@@ -427,10 +450,14 @@ class TreeRun:
             data = {"key": node.key, "status": node.status.value, "attempt": node.attempt}
             self.batch.emit(node, EventType.RETRYING, {**data, "reason": "run again"}, self.now)
 
-    def _recover(self) -> None:
-        """Tasks left running by a manager that died: run again, or fail if not safe to."""
-        for node in self.graph:
-            if node.is_group or node.status is not S.IN_PROGRESS:
+    def _left_running(self) -> list[Node]:
+        return [n for n in self.graph if not n.is_group and n.status is S.IN_PROGRESS]
+
+    def _recover(self, followed: set[str]) -> None:
+        """Tasks left running by a manager that died: run again, or fail if not safe to —
+        except those whose attempts the backend still follows (on other machines)."""
+        for node in self._left_running():
+            if node.id in followed:
                 continue
             info = self.context.registry.get(node.base.executor or "")
             attempted = Attempted(

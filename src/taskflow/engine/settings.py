@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 
 from taskflow.exceptions import ConfigurationError
+from taskflow.models.rate import RateLimit
 from taskflow.models.values import MAX_VALUE_BYTES
 
 
@@ -31,6 +32,11 @@ class EngineSettings:
             the task with ``ResultError``.
         max_log_bytes: How much log text one attempt may store in events; lines past it are
             counted, not stored.
+        rate_limit: At most this many attempts start per second, minute or hour overall
+            (``"1000/m"``; ``None``: no limit). Shared by every manager on one Redis with the
+            Celery backend; per manager otherwise.
+        rate_limits: Per-executor rate limits, by executor id (they replace the executor's
+            own ``rate_limit``; a task's own wins over both).
     """
 
     concurrency: int = 100
@@ -41,10 +47,22 @@ class EngineSettings:
     commit_retry_seconds: float = 10.0
     max_result_bytes: int = MAX_VALUE_BYTES
     max_log_bytes: int = 4 * 1024 * 1024
+    rate_limit: str | None = None
+    rate_limits: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._check_counts()
         self._check_times()
+        self._check_rates()
+
+    def _check_rates(self) -> None:
+        named = {"rate_limit": self.rate_limit} if self.rate_limit is not None else {}
+        named.update({f"rate_limits[{k!r}]": v for k, v in self.rate_limits.items()})
+        for name, value in named.items():
+            try:
+                RateLimit.parse(value)
+            except ValueError as exc:
+                raise ConfigurationError(f"{name}: {exc}") from None
 
     def _check_counts(self) -> None:
         if self.concurrency < 1:

@@ -50,6 +50,12 @@ class Slots:
         self.per_executor[executor_id] += 1
         return True
 
+    def take(self, executor_id: str) -> None:
+        """Take a slot whatever the limits say (an attempt found running elsewhere, followed
+        again after its manager died: it runs already)."""
+        self.running += 1
+        self.per_executor[executor_id] += 1
+
     def release(self, executor_id: str) -> None:
         """Give a slot back and tell every watching tree run."""
         self.running -= 1

@@ -52,6 +52,13 @@ class ExecutableTask(abc.ABC):
             results are checked elsewhere (by its own tests with `taskflow.testing`, say) or
             are too large to check on every run; references to its results are still
             checked against the schema before a tree runs.
+        queue: The queue its attempts go to on a distributed backend (a task's own
+            ``queue`` wins; ``None``: the backend's routes, then its default queue).
+        runs_locally: With a distributed backend, run its attempts in the orchestrating
+            process instead (an executor that waits for a person holds no worker then).
+        rate_limit: At most this many of its attempts start per second, minute or hour
+            (``"100/m"``), across every tree (and, with the Celery backend, every
+            orchestrating process); a task's own ``rate_limit`` wins.
     """
 
     max_concurrency: ClassVar[int | None] = None
@@ -62,6 +69,9 @@ class ExecutableTask(abc.ABC):
     output_model: ClassVar[type[BaseModel] | None] = None
     inputs_as_dict: ClassVar[bool] = False
     check_output: ClassVar[bool] = True
+    queue: ClassVar[str | None] = None
+    runs_locally: ClassVar[bool] = False
+    rate_limit: ClassVar[str | None] = None
 
     @property
     def id(self) -> str:

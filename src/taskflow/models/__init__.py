@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from taskflow.models.attempt import NEVER_RETRIED, AttemptRecord, AttemptStatus, ErrorType
+from taskflow.models.rate import RateLimit
 from taskflow.models.record import (
     FINISHED_TREE_STATUSES,
     Lease,
@@ -45,6 +46,7 @@ __all__ = [
     "FireRecord",
     "FireStatus",
     "Lease",
+    "RateLimit",
     "RetryPolicy",
     "ScheduleRecord",
     "Task",

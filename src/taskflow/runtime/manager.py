@@ -6,7 +6,7 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
-from taskflow.backends import ExecutionBackend, LocalBackend
+from taskflow.backends import Attempt, ExecutionBackend, LocalBackend
 from taskflow.engine import Engine, EngineSettings
 from taskflow.events import EventBus
 from taskflow.exceptions import ConfigurationError
@@ -14,6 +14,7 @@ from taskflow.executors import ExecutorRegistry, get_registry
 from taskflow.repository import TaskRepository
 
 if TYPE_CHECKING:
+    from taskflow.backends.celery import CelerySettings
     from taskflow.runtime.scheduler import Scheduler
 
 BACKEND_VARIABLE = "TASKFLOW_BACKEND"
@@ -28,7 +29,31 @@ def build_backend(registry: ExecutorRegistry, name: str | None = None) -> Execut
     chosen = (name or os.environ.get(BACKEND_VARIABLE) or "local").strip().lower()
     if chosen == "local":
         return LocalBackend(registry)
-    raise ConfigurationError(f"unknown execution backend {chosen!r} (known: local)")
+    if chosen == "celery":
+        return build_celery_backend(registry)
+    raise ConfigurationError(f"unknown execution backend {chosen!r} (known: local, celery)")
+
+
+def build_celery_backend(
+    registry: ExecutorRegistry, settings: CelerySettings | None = None
+) -> ExecutionBackend:
+    """Attempts on Celery workers, except those of executors that run locally (named in
+    ``settings.local_executors``, or with ``runs_locally = True``), which run here.
+
+    Raises:
+        ConfigurationError: the ``celery`` extra is not installed, or a setting is malformed.
+    """
+    from taskflow.backends.celery import CeleryBackend, CelerySettings
+    from taskflow.backends.routing import RoutingBackend
+
+    settings = settings or CelerySettings.from_env()
+    local_ids = settings.local_executors
+
+    def runs_locally(attempt: Attempt) -> bool:
+        info = registry.get(attempt.executor)
+        return attempt.executor in local_ids or (info is not None and info.cls.runs_locally)
+
+    return RoutingBackend(LocalBackend(registry), CeleryBackend(settings), runs_locally)
 
 
 class TaskManager(Engine):

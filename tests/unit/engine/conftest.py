@@ -49,10 +49,17 @@ class Flaky(Work):
     input_schema: ClassVar[Mapping[str, Any]] = {"type": "object"}
 
 
+class Queued(Work):
+    """Its attempts go to the queue ``io`` (on a distributed backend)."""
+
+    id = "queued"
+    queue = "io"
+
+
 def registry() -> ExecutorRegistry:
     """A registry of the stand-in executors only (no plugins)."""
     found = ExecutorRegistry(discover_plugins=False)
-    for executor in (Work, Once, Limited, Flaky):
+    for executor in (Work, Once, Limited, Flaky, Queued):
         found.register(executor)
     return found
 

@@ -1,0 +1,69 @@
+"""The Celery backend with real workers, real Redis and real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from taskflow import EngineSettings, TaskManager, create_session
+from taskflow.backends.celery import CelerySettings
+from taskflow.events import EventType
+from taskflow.executors import get_registry
+from taskflow.runtime.manager import build_celery_backend
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+def celery_manager(url: str, settings: CelerySettings, **engine: Any) -> TaskManager:
+    """A manager on ``url`` whose attempts run on the test's workers."""
+    import celery_executors  # noqa: F401  (registers the executors here too)
+
+    registry = get_registry()
+    return TaskManager(
+        create_session(url),
+        settings=EngineSettings(**engine),
+        backend=build_celery_backend(registry, settings),
+    )
+
+
+async def test_a_tree_of_200_tasks_over_two_workers(
+    postgres_url: str, celery_settings: CelerySettings, two_workers: list[Any]
+) -> None:
+    manager = celery_manager(postgres_url, celery_settings, concurrency=50)
+    progress: list[Any] = []
+    manager.events.subscribe(lambda e: progress.append(e) if e.type is EventType.PROGRESS else None)
+    children = [{"key": f"t{i}", "executor": "ct.noop", "inputs": {"n": i}} for i in range(200)]
+    try:
+        tree = await asyncio.wait_for(manager.run_tree({"name": "wide", "children": children}), 90)
+    finally:
+        await manager.close()
+    results = [node.result for node in tree.walk() if node.task.executor == "ct.noop"]
+    assert len(results) == 200
+    assert all(node.task.status.value == "completed" for node in tree.walk()), [
+        (n.task.key, n.task.error) for n in tree.walk() if n.task.status.value != "completed"
+    ]
+    pids = {result["pid"] for result in results}
+    assert len(pids) == 2  # both workers ran some
+    assert sorted(result["n"] for result in results) == list(range(200))
+    assert len(progress) >= 200  # each reported from its worker
+
+
+async def test_celery_own_command_runs_the_same_worker(
+    postgres_url: str, celery_env: dict[str, str], celery_settings: CelerySettings
+) -> None:
+    from celery_workers import CELERY_WORKER, workers
+
+    with workers(celery_env, celery_env["TASKFLOW_CELERY_QUEUE"], 1, CELERY_WORKER) as (one,):
+        manager = celery_manager(postgres_url, celery_settings)
+        children = [{"key": "a", "executor": "ct.sleep", "inputs": {"seconds": 0.2}}]
+        try:
+            tree = await asyncio.wait_for(
+                manager.run_tree({"name": "plain", "children": children}), 30
+            )
+        finally:
+            await manager.close()
+        node = next(n for n in tree.walk() if n.task.key == "a")
+        assert node.result is not None
+        assert node.result["pid"] in one.children()

@@ -1,0 +1,41 @@
+"""A rate limit shared by two orchestrating processes through Redis: the achieved rate, measured."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from celery_workers import Worker
+from test_celery_backend import celery_manager
+
+from taskflow.backends.celery import CelerySettings
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+async def test_two_orchestrators_share_one_rate_limit(
+    postgres_url: str, celery_settings: CelerySettings, two_workers: list[Worker]
+) -> None:
+    managers = [
+        celery_manager(postgres_url, celery_settings, rate_limits={"ct.noop": "10/s"})
+        for _ in range(2)
+    ]
+
+    async def run(manager: Any, name: str) -> list[Any]:
+        children = [{"key": f"t{i}", "executor": "ct.noop"} for i in range(10)]
+        tree = await manager.run_tree({"name": name, "children": children})
+        return [n.task for n in tree.walk() if n.task.executor]
+
+    try:
+        trees = await asyncio.wait_for(
+            asyncio.gather(run(managers[0], "a"), run(managers[1], "b")), 60
+        )
+    finally:
+        for manager in managers:
+            await manager.close()
+    tasks = [task for tree in trees for task in tree]
+    assert all(t.status.value == "completed" for t in tasks)
+    starts = sorted(t.started_at for t in tasks)
+    rate = (len(starts) - 1) / (starts[-1] - starts[0]).total_seconds()
+    assert 8.0 <= rate <= 10.5  # one limit for both (each alone would have started 10/s)
