@@ -160,6 +160,7 @@ class _Builder:
         self.user_id = user_id
         self.tree_id = tree_id  # set when adding a task to an existing tree
         self.explicit_keys = explicit_keys  # derived keys keep clear of these
+        self.root_id: str | None = None  # the id the first task (the root) gets, if given
         self.tasks: list[Task] = []
         self.ids_by_key: dict[str, str] = {}
         self.now = utcnow()
@@ -210,7 +211,7 @@ class _Builder:
             problem = json_problem(value, field) if value else None
             if problem:
                 raise DefinitionError(problem, task=key)
-        task_id = task_id or new_task_id()
+        task_id = task_id or (self.root_id if not self.tasks else None) or new_task_id()
         self.ids_by_key[key] = task_id
         values = {
             "id": task_id,
@@ -322,13 +323,18 @@ def _parents_first(specs: Sequence[Any]) -> list[int]:
 
 
 def build_tree(
-    definition: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, user_id: str | None = None
+    definition: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    user_id: str | None = None,
+    tree_id: str | None = None,
 ) -> list[Task]:
     """Tasks for a nested or flat definition, root first; raise `DefinitionError` if malformed.
 
-    Only the shape is checked here; `check_tree` checks the graph.
+    ``tree_id`` is the id the root (and so the tree) gets (default: a new one). Only the
+    shape is checked here; `check_tree` checks the graph.
     """
     builder = _Builder(user_id, _explicit_keys(definition))
+    builder.root_id = tree_id
     if isinstance(definition, Mapping):
         builder.add_nested(definition)
     elif isinstance(definition, Sequence) and not isinstance(definition, str):

@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from taskflow.models import Task, TaskStatus, TaskTree
+from taskflow.storage.api_keys import ApiKeyStore
 from taskflow.storage.control import EventLog, LeaseStore, SignalBox, WorkerRegistry
 from taskflow.storage.records import TaskEdit, TaskQuery, TreeBatch, TreeQuery
 from taskflow.storage.schedule_store import ScheduleStore
@@ -27,6 +28,7 @@ class Storage(abc.ABC):
         leases: Which manager runs which tree.
         workers: Live worker processes.
         schedules: Periodic schedules and their fires.
+        api_keys: The HTTP API's keys (hashed).
     """
 
     events: EventLog
@@ -34,6 +36,7 @@ class Storage(abc.ABC):
     leases: LeaseStore
     workers: WorkerRegistry
     schedules: ScheduleStore
+    api_keys: ApiKeyStore
 
     @abc.abstractmethod
     async def insert(

@@ -34,6 +34,7 @@ from taskflow.storage.migrate import current_revision, ensure_schema, upgrade
 from taskflow.storage.reads import Reads, Statement
 from taskflow.storage.records import TaskEdit, TaskQuery, TreeBatch, TreeQuery
 from taskflow.storage.schema import events, tasks, trees
+from taskflow.storage.sql_api_keys import SqlApiKeyStore
 from taskflow.storage.sql_control import (
     SqlEventLog,
     SqlLeaseStore,
@@ -162,6 +163,7 @@ class SqlStorage(Storage):
         self.leases = SqlLeaseStore(self._read, self._sa_write, dialect)
         self.workers = SqlWorkerRegistry(self._read, self._sa_write)
         self.schedules = SqlScheduleStore(self.codec, self.reads, self._read, self._write)
+        self.api_keys = SqlApiKeyStore(self._read, self._sa_write)
 
     def __repr__(self) -> str:
         return f"SqlStorage({self.where!r})"

@@ -1,0 +1,19 @@
+"""What every handler reaches through its application: the manager, settings, limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from taskflow.api.limits import RateLimits
+from taskflow.api.settings import ApiSettings
+from taskflow.runtime.manager import TaskManager
+
+MANAGER = web.AppKey("manager", TaskManager)
+SETTINGS = web.AppKey("settings", ApiSettings)
+LIMITS = web.AppKey("limits", RateLimits)
+#: Called after a tree is queued: the worker in this process (if any) looks for it now.
+WAKE: web.AppKey[Callable[[], None]] = web.AppKey("wake")
+
+__all__ = ["LIMITS", "MANAGER", "SETTINGS", "WAKE"]

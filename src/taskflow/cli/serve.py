@@ -1,0 +1,105 @@
+"""``taskflow serve``: the HTTP API, with a worker loop in the same process by default."""
+
+from __future__ import annotations
+
+import click
+
+from taskflow.cli.common import db_option, import_modules, imports_option, open_manager, run_async
+
+
+@click.command()
+@db_option
+@imports_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(min=0, max=65535), default=8080, show_default=True,
+    help="Port to listen on (0: any free port; the URL is printed).",
+)  # fmt: skip
+@click.option(
+    "--worker/--no-worker", default=True, show_default=True,
+    help="Run queued trees in this process too (--no-worker: `taskflow worker` processes do).",
+)  # fmt: skip
+@click.option(
+    "--max-trees", type=click.IntRange(min=1), default=10, show_default=True,
+    help="With the worker: at most this many trees at once.",
+)  # fmt: skip
+@click.option(
+    "--grace", "grace_seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
+    help="On SIGTERM, seconds running trees get to finish before they are handed back.",
+)  # fmt: skip
+@click.option(
+    "--no-auth", is_flag=True,
+    help="Accept requests without an API key (only for a server nobody else can reach).",
+)  # fmt: skip
+@click.option(
+    "--read-rate", type=click.FloatRange(min=0.001), default=50.0, show_default=True,
+    help="Reads per second per key (token bucket; bursts of twice that).",
+)  # fmt: skip
+@click.option(
+    "--write-rate", type=click.FloatRange(min=0.001), default=5.0, show_default=True,
+    help="Writes per second per key (bursts of four times that).",
+)  # fmt: skip
+@click.option(
+    "--max-streams", type=click.IntRange(min=1), default=10, show_default=True,
+    help="Event streams a key may hold open at once.",
+)  # fmt: skip
+def serve(
+    *,
+    db_url: str | None,
+    imports: tuple[str, ...],
+    host: str,
+    port: int,
+    worker: bool,
+    max_trees: int,
+    grace_seconds: float,
+    no_auth: bool,
+    read_rate: float,
+    write_rate: float,
+    max_streams: int,
+) -> None:
+    """Serve the HTTP API (/v1, /openapi.json, /docs) until SIGTERM or Ctrl-C.
+
+    Trees submitted over HTTP come from others: they run under the server trust profile.
+    On first start with no API keys, an admin key is made and printed once.
+    """
+    import_modules(imports)
+    from taskflow.api import ApiSettings
+    from taskflow.api.server import first_admin_key
+    from taskflow.api.server import serve as serve_api
+    from taskflow.runtime import WorkerSettings
+
+    settings = ApiSettings(
+        auth=not no_auth,
+        read_rate=read_rate,
+        read_burst=max(1, round(read_rate * 2)),
+        write_rate=write_rate,
+        write_burst=max(1, round(write_rate * 4)),
+        max_streams=max_streams,
+    )
+    worker_settings = (
+        WorkerSettings(max_trees=max_trees, stop_grace_seconds=grace_seconds) if worker else None
+    )
+
+    def ready(url: str) -> None:
+        mode = "with a worker" if worker else "without a worker"
+        click.echo(f"taskflow API on {url} ({mode}); reference: {url}/docs", err=True)
+
+    async def go() -> None:
+        async with open_manager(db_url) as manager:
+            if settings.auth:
+                key = await first_admin_key(manager)
+                if key is not None:
+                    click.echo(
+                        f"no API keys yet: made an admin key, shown once — store it now:\n{key}",
+                        err=True,
+                    )
+            await serve_api(
+                manager,
+                settings,
+                host=host,
+                port=port,
+                worker=worker_settings,
+                on_ready=ready,
+            )
+
+    run_async(go())

@@ -1,0 +1,135 @@
+"""`taskflow serve` as a user runs it: a subprocess on an ephemeral port, curl-like requests.
+
+On a SQLite file (with the worker in the server) and on PostgreSQL (``--no-worker``, a separate
+`taskflow worker` process sharing the database).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_support import Cli
+
+pytestmark = pytest.mark.slow
+TREE = {
+    "name": "seed-flow",
+    "tasks": [
+        {"key": "fetch", "executor": "noop", "inputs": {"rows": [1, 2, 3]}},
+        {"key": "report", "executor": "noop", "dependencies": ["fetch"],
+         "inputs": {"rows": "${fetch.result.rows}"}},
+    ],
+}  # fmt: skip
+
+
+def request(
+    url: str, key: str | None, method: str = "GET", body: Any = None
+) -> tuple[int, Any, Any]:
+    """What curl -H 'Authorization: Bearer KEY' would do."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"} | (
+        {"Authorization": f"Bearer {key}"} if key else {}
+    )
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null"), response.headers
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null"), exc.headers
+
+
+def started(process: subprocess.Popen[str]) -> tuple[str, str | None]:
+    """The URL the server printed, and the admin key if it made one."""
+    assert process.stderr is not None
+    key = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        assert line, f"serve exited: {process.wait()}"
+        if line.startswith("tf_"):
+            key = line.strip()
+        if line.startswith("taskflow API on "):
+            return line.split()[3], key
+    raise AssertionError("serve did not start")
+
+
+def flow(url: str, key: str) -> None:
+    status, body, headers = request(f"{url}/v1/trees", key, "POST", TREE)
+    assert status == 202, body
+    assert headers["Location"] == body["status_url"]
+    deadline = time.monotonic() + 30
+    while True:
+        status, tree, _ = request(url + body["status_url"], key)
+        assert status == 200
+        if tree["status"] == "completed":
+            break
+        assert tree["status"] in ("queued", "in_progress", "pending"), tree
+        assert time.monotonic() < deadline, tree
+        time.sleep(0.1)
+    assert [t["result"] for t in tree["tasks"] if t["key"] == "report"] == [{"rows": [1, 2, 3]}]
+
+
+def stop(process: subprocess.Popen[str]) -> int:
+    """SIGTERM, then the exit code (the pipes closed); what it printed is in ``process.said``."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        out, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+    process.said = out + err  # type: ignore[attr-defined]
+    return process.returncode
+
+
+def test_serve_on_sqlite_with_its_worker(tmp_path: Path, sqlite_url: str) -> None:
+    cli = Cli(tmp_path / "home", sqlite_url)
+    server = cli.start("serve", "--port", "0")
+    try:
+        url, admin = started(server)
+        assert admin is not None and admin.startswith("tf_")
+        made = cli.run("keys", "create", "--user", "ann", "--name", "ci")
+        assert made.returncode == 0, made.stderr
+        ann = made.stdout.strip()
+        flow(url, ann)
+        assert request(f"{url}/v1/trees", None)[0] == 401
+        status, listed, _ = request(f"{url}/v1/trees", admin)
+        assert status == 200 and [t["user_id"] for t in listed["items"]] == ["ann"]
+        listing = cli.run("keys", "list", "--json")
+        keys = json.loads(listing.stdout)
+        assert [k["user_id"] for k in keys] == ["admin", "ann"]
+        assert ann not in listing.stdout and admin not in listing.stdout
+        revoked = cli.run("keys", "revoke", keys[1]["prefix"])
+        assert revoked.returncode == 0, revoked.stderr
+        assert request(f"{url}/v1/trees", ann)[0] == 401
+    finally:
+        code = stop(server)
+    assert code == 0, server.said  # type: ignore[attr-defined]
+    assert ann not in server.said and admin not in server.said  # type: ignore[attr-defined]
+    again = cli.start("serve", "--port", "0")  # keys exist: no new admin key
+    try:
+        assert started(again)[1] is None
+    finally:
+        stop(again)
+
+
+@pytest.mark.postgres
+def test_serve_without_worker_and_a_worker_process_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    cli = Cli(tmp_path / "home", postgres_url)
+    server = cli.start("serve", "--port", "0", "--no-worker")
+    worker = cli.start("worker", "--poll", "0.2")
+    try:
+        url, admin = started(server)
+        assert admin is not None
+        flow(url, admin)
+    finally:
+        stop(worker)
+        assert stop(server) == 0
