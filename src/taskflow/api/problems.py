@@ -88,6 +88,21 @@ class Problem(Exception):
         )
 
 
+async def body_text(request: web.Request) -> str:
+    """The request body as text.
+
+    Raises:
+        Problem: 422 for a body that is not UTF-8.
+    """
+    raw = await request.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(
+            422, "invalid-body", "Invalid request body", f"the body is not UTF-8: {exc.reason}"
+        ) from None
+
+
 def not_found(what: str, ident: str) -> Problem:
     """404 for an id that does not exist — or belongs to another user (the same answer, so
     that ids cannot be probed)."""
@@ -174,6 +189,7 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
 __all__ = [
     "PROBLEM_TYPE",
     "Problem",
+    "body_text",
     "definition_problem",
     "error_boundary",
     "not_found",

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from taskflow.api.auth import principal_of
 from taskflow.api.context import MANAGER, WAKE
-from taskflow.api.problems import Problem, not_found
+from taskflow.api.problems import Problem, body_text, not_found
 from taskflow.api.views import API, task_view, tree_urls
 from taskflow.models import Task
 
@@ -55,7 +55,7 @@ async def json_body(request: web.Request, name: str, *, optional: bool) -> dict[
     Raises:
         Problem: 422 naming the field for a body that is not JSON or breaks the schema.
     """
-    text = await request.text()
+    text = await body_text(request)
     if not text.strip():
         if optional:
             return {}

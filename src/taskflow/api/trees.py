@@ -18,7 +18,7 @@ from aiohttp import web
 
 from taskflow.api.auth import Principal, principal_of
 from taskflow.api.context import MANAGER, SETTINGS, WAKE
-from taskflow.api.problems import Problem, definition_problem, not_found
+from taskflow.api.problems import Problem, body_text, definition_problem, not_found
 from taskflow.api.views import (
     API,
     bad_query,
@@ -101,7 +101,7 @@ async def _read_document(request: web.Request) -> TreeFile:
     settings = request.app[SETTINGS]
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
         raise too_large(f"the body has {request.content_length} bytes", settings.max_body_bytes)
-    text = await request.text()
+    text = await body_text(request)
     tree_file = tree_from_text(text, BODY_NAME)
     if tree_file.schedule is not None:
         raise TreeFileError(

@@ -7,16 +7,12 @@ On a SQLite file (with the worker in the server) and on PostgreSQL (``--no-worke
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cli_support import Cli
+from serve_process import request, started, stop
 
 pytestmark = pytest.mark.slow
 TREE = {
@@ -27,37 +23,6 @@ TREE = {
          "inputs": {"rows": "${fetch.result.rows}"}},
     ],
 }  # fmt: skip
-
-
-def request(
-    url: str, key: str | None, method: str = "GET", body: Any = None
-) -> tuple[int, Any, Any]:
-    """What curl -H 'Authorization: Bearer KEY' would do."""
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json"} | (
-        {"Authorization": f"Bearer {key}"} if key else {}
-    )
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null"), response.headers
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null"), exc.headers
-
-
-def started(process: subprocess.Popen[str]) -> tuple[str, str | None]:
-    """The URL the server printed, and the admin key if it made one."""
-    assert process.stderr is not None
-    key = None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        assert line, f"serve exited: {process.wait()}"
-        if line.startswith("tf_"):
-            key = line.strip()
-        if line.startswith("taskflow API on "):
-            return line.split()[3], key
-    raise AssertionError("serve did not start")
 
 
 def flow(url: str, key: str) -> None:
@@ -74,18 +39,6 @@ def flow(url: str, key: str) -> None:
         assert time.monotonic() < deadline, tree
         time.sleep(0.1)
     assert [t["result"] for t in tree["tasks"] if t["key"] == "report"] == [{"rows": [1, 2, 3]}]
-
-
-def stop(process: subprocess.Popen[str]) -> int:
-    """SIGTERM, then the exit code (the pipes closed); what it printed is in ``process.said``."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        out, err = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-    process.said = out + err  # type: ignore[attr-defined]
-    return process.returncode
 
 
 def test_serve_on_sqlite_with_its_worker(tmp_path: Path, sqlite_url: str) -> None:

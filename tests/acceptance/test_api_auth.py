@@ -86,7 +86,7 @@ async def test_a_read_only_key_cannot_write(api: ApiServer) -> None:
 
 
 async def test_open_routes_need_no_key(api: ApiServer) -> None:
-    for path in ("/healthz", "/readyz"):
+    for path in ("/healthz", "/readyz", "/openapi.json", "/docs"):
         status, _, _ = await api.call("GET", path, None)
         assert status == 200, path
 
