@@ -39,8 +39,11 @@ def create_app(
     when it stops, the environment's profile is in force again.
     """
     settings = settings or ApiSettings()
+    from taskflow.api import metrics, openapi, schedules
+
     app = web.Application(
-        middlewares=[error_boundary, authentication], client_max_size=settings.max_body_bytes
+        middlewares=[metrics.count_errors, error_boundary, authentication],
+        client_max_size=settings.max_body_bytes,
     )
     app[MANAGER] = manager
     app[SETTINGS] = settings
@@ -48,11 +51,10 @@ def create_app(
     app[WAKE] = wake or _nothing
     for module in (trees, tasks, sse, executors):
         app.add_routes(module.routes)
-    from taskflow.api import metrics, openapi, schedules
-
     for extra in (openapi, schedules, metrics):
         app.add_routes(extra.routes)
     app.cleanup_ctx.append(_trust(settings.trust))
+    app.cleanup_ctx.append(metrics.with_metrics)
     return app
 
 

@@ -344,6 +344,32 @@ def _other_paths() -> dict[str, Any]:
                 tag="executors",
             )
         },
+        "/metrics": {
+            "get": {
+                **operation(
+                    "metrics",
+                    "Prometheus text: tasks by status and executor, queue "
+                    "depth, durations, retries, errors (admin keys)",
+                    {},
+                    tag="health",
+                ),
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition",
+                        "content": {
+                            "text/plain": {
+                                "schema": {"type": "string"},
+                                "example": "taskflow_queue_depth 0.0\n",
+                            }
+                        },
+                    },
+                    **{
+                        c: {"$ref": f"#/components/responses/{_ERRORS[c][0]}"}
+                        for c in ("401", "403", "429", "503")
+                    },
+                },
+            }
+        },
         "/healthz": {
             "get": operation("healthz", "The process answers", health, public=True, tag="health")
         },

@@ -9,6 +9,7 @@ executors or scheduling. Everything a user calls a "repository" verb (``create_t
 from __future__ import annotations
 
 import abc
+from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
@@ -101,6 +102,18 @@ class Storage(abc.ABC):
         """Delete the schedule fire records written before ``recorded_before`` whose tree is
         gone (pruned) or that started none — not a buffered one, nor one whose tree is still
         there — ``limit`` per transaction; return how many."""
+
+    async def task_counts(self) -> dict[tuple[str, str | None], int]:
+        """How many tasks there are per ``(status, executor)`` (for metrics).
+
+        This default reads every task (without results); SQL storage counts in the database.
+        """
+        found = await self.select(TaskQuery(with_results=False))
+        return dict(Counter((task.status.value, task.executor) for task in found))
+
+    async def tree_counts(self) -> dict[str, int]:
+        """How many trees there are per status (``queued``: the queue's depth)."""
+        return dict(Counter(tree.status.value for tree in await self.select_trees(TreeQuery())))
 
     def lease_renewer(self) -> LeaseStore | None:
         """A `LeaseStore` on connections of its own, for renewing leases from another thread

@@ -263,6 +263,20 @@ class SqlStorage(Storage):
         async with self._read() as conn:
             return [self.reads.tree(row) for row in await conn.exec_driver_sql(sql, tuple(params))]
 
+    async def task_counts(self) -> dict[tuple[str, str | None], int]:
+        """``GROUP BY status, executor`` in the database."""
+        stmt = sa.select(tasks.c.status, tasks.c.executor, sa.func.count()).group_by(
+            tasks.c.status, tasks.c.executor
+        )
+        async with self._read() as conn:
+            return {(row[0], row[1]): int(row[2]) for row in await conn.execute(stmt)}
+
+    async def tree_counts(self) -> dict[str, int]:
+        """``GROUP BY status`` in the database."""
+        stmt = sa.select(trees.c.status, sa.func.count()).group_by(trees.c.status)
+        async with self._read() as conn:
+            return {row[0]: int(row[1]) for row in await conn.execute(stmt)}
+
     def _batch_steps(self, batch: TreeBatch) -> list[Step]:
         codec = self.codec
         steps = [Step(codec.fence_sql, codec.fence_row(batch), expect=1)]
