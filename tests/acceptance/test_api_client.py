@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from api_server import ApiServer, api_server
@@ -73,28 +73,34 @@ async def test_list_pages_and_errors(client: Client) -> None:
         assert caught.value.status == 401
 
 
+async def first(
+    client: Client, tree_id: str, kind: str, key: str, after: int = 0
+) -> dict[str, Any]:
+    """The first event of ``kind`` for the task ``key`` (followed live, no polling)."""
+    async for event in client.events(tree_id, after=after):
+        if event["type"] == kind and event["data"].get("key") == key:
+            return event
+    raise AssertionError(f"no {kind} event for {key}")
+
+
 async def test_cancel_notify_and_retry(client: Client) -> None:
     wait = {"tasks": [{"key": "w", "executor": "signal.wait", "inputs": {"key": "go"}}]}
     created = await client.submit(wait)
-    while not (tree := await client.get(created["id"]))["waiting"]:
-        await asyncio.sleep(0.05)
-    await client.notify(tree["waiting"][0], "go", {"ok": True})
+    waiting = await first(client, created["id"], "waiting", "w")
+    await client.notify(waiting["task_id"], "go", {"ok": True})
     done = await client.wait(created["id"], timeout=20)
     assert [t["result"] for t in done["tasks"] if t["key"] == "w"] == [{"data": {"ok": True}}]
 
     nap = await client.submit(
         {"tasks": [{"key": "n", "executor": "sleep", "inputs": {"seconds": 30}}]}
     )
-    while (await client.get(nap["id"]))["status"] != "in_progress":
-        await asyncio.sleep(0.05)
+    started = await first(client, nap["id"], "started", "n")
     await client.cancel(nap["id"], "enough")
     cancelled = await client.wait(nap["id"], timeout=20)
     assert cancelled["status"] == "cancelled"
-    napper = next(t for t in cancelled["tasks"] if t["key"] == "n")
-    nap_again = await client.retry(napper["id"])
-    assert nap_again["action"] == "retry"
-    while (await client.get(nap["id"]))["status"] != "in_progress":
-        await asyncio.sleep(0.05)
+    assert (await client.retry(started["task_id"]))["action"] == "retry"
+    again = await first(client, nap["id"], "started", "n", after=started["seq"])
+    assert again["data"]["attempt"] == 2
     await client.cancel(nap["id"])
     assert (await client.wait(nap["id"], timeout=20))["status"] == "cancelled"
     assert "noop" in [e["id"] for e in await client.executors()]
