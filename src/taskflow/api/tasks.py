@@ -45,7 +45,10 @@ RETRY_BODY: dict[str, Any] = {
 
 @cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
-    schema = {"cancel": CANCEL_BODY, "notify": NOTIFY_BODY, "retry": RETRY_BODY}[name]
+    from taskflow.api.schedules import UNPAUSE_BODY
+
+    bodies = {"cancel": CANCEL_BODY, "notify": NOTIFY_BODY, "retry": RETRY_BODY}
+    schema = {**bodies, "unpause": UNPAUSE_BODY}[name]
     return jsonschema.Draft202012Validator(schema)
 
 

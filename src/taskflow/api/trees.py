@@ -66,7 +66,9 @@ def count_tasks(definition: Mapping[str, Any] | Sequence[Any]) -> int:
     return count
 
 
-def _owner(tree_file: TreeFile, principal: Principal) -> str:
+def tree_owner(tree_file: TreeFile, principal: Principal) -> str:
+    """Whose tree (or schedule) the document makes: the caller's, or — for an admin key —
+    the user the document names."""
     if tree_file.user is None or tree_file.user == principal.user_id:
         return principal.user_id
     if principal.is_admin:
@@ -97,13 +99,17 @@ def _definition(tree_file: TreeFile) -> Any:
     return definition
 
 
-async def _read_document(request: web.Request) -> TreeFile:
+async def read_document(request: web.Request, *, scheduled: bool = False) -> TreeFile:
+    """The body as a checked tree file (422 for an invalid one, 413 over the limits); a
+    ``schedule:`` section is required when ``scheduled``, refused otherwise."""
     settings = request.app[SETTINGS]
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
         raise too_large(f"the body has {request.content_length} bytes", settings.max_body_bytes)
     text = await body_text(request)
     tree_file = tree_from_text(text, BODY_NAME)
-    if tree_file.schedule is not None:
+    if scheduled and tree_file.schedule is None:
+        raise TreeFileError("schedule: a schedule needs a schedule section", path=BODY_NAME)
+    if not scheduled and tree_file.schedule is not None:
         raise TreeFileError(
             "schedule: a tree submitted to /v1/trees runs once; create a schedule with "
             "POST /v1/schedules",
@@ -140,8 +146,8 @@ async def submit_tree(request: web.Request) -> web.Response:
     principal = principal_of(request)
     manager = request.app[MANAGER]
     idempotency_key = request.headers.get("Idempotency-Key")
-    tree_file = await _read_document(request)
-    owner = _owner(tree_file, principal)
+    tree_file = await read_document(request)
+    owner = tree_owner(tree_file, principal)
     definition = _definition(tree_file)
     try:
         _check_owner_fields(definition, owner)
@@ -245,4 +251,4 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-__all__ = ["count_tasks", "int_query", "routes", "visible_tree"]
+__all__ = ["count_tasks", "int_query", "read_document", "routes", "tree_owner", "visible_tree"]
