@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from taskflow import EngineSettings, TaskManager, create_session
 from taskflow.api import ApiSettings, create_app
+from taskflow.api.server import open_reader
 from taskflow.runtime import Worker, WorkerSettings
 from taskflow.storage.api_keys import issue_key
 
@@ -43,6 +44,18 @@ class ApiServer:
                 body = text
             return r.status, body, r
 
+    async def until_status(
+        self, method: str, path: str, who: str, expected: int, timeout: float = 5.0
+    ) -> Any:
+        """Repeat a request until it answers ``expected`` (keys are cached for a moment)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            status, body, _ = await self.call(method, path, who)
+            if status == expected:
+                return body
+            assert asyncio.get_running_loop().time() < deadline, (status, body)
+            await asyncio.sleep(0.1)
+
     async def wait_status(
         self, tree_id: str, statuses: set[str], who: str = "ann", timeout: float = 15.0
     ) -> dict[str, Any]:
@@ -62,7 +75,8 @@ async def api_server(url: str, settings: ApiSettings | None = None) -> AsyncIter
     """A server on a database URL (a worker in the same process runs queued trees)."""
     manager = TaskManager(create_session(url), settings=EngineSettings(poll_seconds=0.1))
     worker = Worker(manager, WorkerSettings(poll_seconds=0.2, stop_grace_seconds=0))
-    app = create_app(manager, settings or ApiSettings(), wake=worker.wake)
+    reader = await open_reader(manager)
+    app = create_app(manager, settings or ApiSettings(), wake=worker.wake, reader=reader)
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     keys = {}
@@ -83,4 +97,6 @@ async def api_server(url: str, settings: ApiSettings | None = None) -> AsyncIter
         worker.stop()
         await running
         await server.close()
+        if reader is not None:
+            await reader.close()
         await manager.close()

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from taskflow.api import executors, sse, tasks, trees
-from taskflow.api.auth import authentication
-from taskflow.api.context import LIMITS, MANAGER, SETTINGS, WAKE
+from taskflow.api.auth import KEYS, KeyCache, authentication
+from taskflow.api.context import LIMITS, MANAGER, READER, SETTINGS, WAKE
 from taskflow.api.limits import RateLimits
 from taskflow.api.problems import error_boundary
 from taskflow.api.settings import ApiSettings
+from taskflow.repository import TaskRepository
 from taskflow.runtime.manager import TaskManager
 
 
@@ -24,6 +25,7 @@ def create_app(
     settings: ApiSettings | None = None,
     *,
     wake: Callable[[], None] | None = None,
+    reader: TaskRepository | None = None,
 ) -> web.Application:
     """The HTTP API's application.
 
@@ -33,6 +35,8 @@ def create_app(
         settings: Limits, timings, authentication (default: `ApiSettings`).
         wake: Called when a tree is queued, so that a worker in this process takes it at
             once (`taskflow.runtime.Worker.wake`).
+        reader: Where reads of trees and tasks go (default: the manager's repository; on
+            a SQLite file, `taskflow.runtime.session.create_reader`'s is much faster).
 
     While the application runs, the process-wide trust profile is ``settings.trust``
     (``server``: trees from others), so that submitted trees are checked and run under it;
@@ -46,6 +50,8 @@ def create_app(
         client_max_size=settings.max_body_bytes,
     )
     app[MANAGER] = manager
+    app[READER] = reader or manager.task_repository
+    app[KEYS] = KeyCache(settings.key_cache_seconds)
     app[SETTINGS] = settings
     app[LIMITS] = RateLimits(settings)
     app[WAKE] = wake or _nothing

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import time
 
 from aiohttp import web
 
 from taskflow.api.context import LIMITS, MANAGER, SETTINGS
 from taskflow.api.problems import Handler, Problem
-from taskflow.storage.api_keys import matches, prefix_of
+from taskflow.storage.api_keys import ApiKeyRecord, ApiKeyStore, hash_key, matches, prefix_of
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/"})
 CHALLENGE = 'Bearer realm="taskflow"'
@@ -84,6 +85,35 @@ def scope_of(request: web.Request) -> str:
     return "read" if request.method in ("GET", "HEAD", "OPTIONS") else "write"
 
 
+class KeyCache:
+    """Keys checked recently (by their hash), so that a burst of requests with one key reads
+    the database once per ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._seen: dict[str, tuple[float, ApiKeyRecord | None]] = {}
+
+    async def lookup(self, key: str, store: ApiKeyStore) -> ApiKeyRecord | None:
+        """The record of ``key`` (``None``: no such key, or a mismatch)."""
+        digest = hash_key(key)
+        now = time.monotonic()
+        seen = self._seen.get(digest)
+        if seen is not None and seen[0] > now:
+            return seen[1]
+        prefix = prefix_of(key)
+        record = await store.by_prefix(prefix) if prefix else None
+        if record is not None and not matches(key, record):
+            record = None
+        if self.seconds > 0:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[digest] = (now + self.seconds, record)
+        return record
+
+
+KEYS = web.AppKey("keys", KeyCache)
+
+
 async def authenticate(request: web.Request) -> Principal:
     """The principal for the request's key.
 
@@ -99,9 +129,8 @@ async def authenticate(request: web.Request) -> Principal:
             "this request needs an API key: Authorization: Bearer KEY, or X-API-Key: KEY",
             headers={"WWW-Authenticate": CHALLENGE},
         )
-    prefix = prefix_of(key)
-    record = await request.app[MANAGER].storage.api_keys.by_prefix(prefix) if prefix else None
-    if record is None or not matches(key, record):
+    record = await request.app[KEYS].lookup(key, request.app[MANAGER].storage.api_keys)
+    if record is None:
         raise unauthorized("the API key is not valid")
     if record.is_revoked:
         raise unauthorized(f"the API key {record.prefix} was revoked")

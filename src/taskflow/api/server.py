@@ -8,6 +8,7 @@ closed after ``SHUTDOWN_SECONDS``).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from taskflow.api.app import create_app
 from taskflow.api.settings import ApiSettings
+from taskflow.repository import TaskRepository
 from taskflow.runtime.manager import TaskManager
 from taskflow.runtime.worker import Worker, WorkerSettings
 from taskflow.storage.api_keys import issue_key
@@ -49,12 +51,14 @@ async def serve(
     """Answer HTTP on ``host:port`` (and run a worker, unless ``worker`` is ``None``) until
     SIGTERM or SIGINT; ``on_ready(url)`` is called once the socket listens."""
     service = Worker(manager, worker) if worker is not None else None
-    app = create_app(manager, settings, wake=service.wake if service else None)
+    reader = await open_reader(manager)
+    app = create_app(manager, settings, wake=service.wake if service else None, reader=reader)
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_SECONDS, handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
+        gc.freeze()  # what was loaded to start is never garbage: keep it out of collections
         on_ready(_url(runner, host))
         if service is not None:
             service.handle_signals()
@@ -63,6 +67,19 @@ async def serve(
             await _until_signalled()
     finally:
         await runner.cleanup()
+        if reader is not None:
+            await reader.close()
+
+
+async def open_reader(manager: TaskManager) -> TaskRepository | None:
+    """On a SQLite file, a repository that reads through the standard library's sqlite3."""
+    from taskflow.runtime.session import sqlite_path
+    from taskflow.storage.sqlite_reader import SqliteReader
+
+    await manager.storage.events.last_seq("schema")  # the schema exists and is current
+    path = sqlite_path(manager.task_repository.url)
+    storage = SqliteReader.open(path) if path else None
+    return TaskRepository(storage) if storage is not None else None
 
 
 def _url(runner: web.AppRunner, host: str) -> str:
@@ -79,4 +96,4 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
-__all__ = ["first_admin_key", "serve"]
+__all__ = ["first_admin_key", "open_reader", "serve"]

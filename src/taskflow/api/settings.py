@@ -23,6 +23,8 @@ class ApiSettings:
         max_tasks: The most tasks a submitted tree may have (413 beyond).
         page_limit: The most items one page of a listing holds.
         ping_seconds: Seconds between keep-alive comments on an idle event stream.
+        key_cache_seconds: How long a checked API key is remembered (a key revoked
+            elsewhere stops working within this time; 0: check every request).
         trust: The trust profile trees submitted over HTTP run under (``server``: they come
             from others; see `taskflow.executors.trust`).
     """
@@ -37,6 +39,7 @@ class ApiSettings:
     max_tasks: int = 10_000
     page_limit: int = 200
     ping_seconds: float = 15.0
+    key_cache_seconds: float = 2.0
     trust: str = "server"
 
     def __post_init__(self) -> None:

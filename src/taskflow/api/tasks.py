@@ -14,7 +14,7 @@ import jsonschema
 from aiohttp import web
 
 from taskflow.api.auth import principal_of
-from taskflow.api.context import MANAGER, WAKE
+from taskflow.api.context import MANAGER, READER, WAKE
 from taskflow.api.problems import Problem, body_text, not_found
 from taskflow.api.views import API, task_view, tree_urls
 from taskflow.models import Task
@@ -91,7 +91,7 @@ def exc_line(exc: ValueError) -> int | None:
 async def visible_task(request: web.Request) -> Task:
     """The task named in the path, if the caller may see its tree (404 otherwise)."""
     task_id = request.match_info["task_id"]
-    repository = request.app[MANAGER].task_repository
+    repository = request.app[READER]
     task = await repository.get_task(task_id)
     if task is None:
         raise not_found("task", task_id)

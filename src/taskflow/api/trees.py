@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from taskflow.api.auth import Principal, principal_of
-from taskflow.api.context import MANAGER, SETTINGS, WAKE
+from taskflow.api.context import MANAGER, READER, SETTINGS, WAKE
 from taskflow.api.problems import Problem, body_text, definition_problem, not_found
 from taskflow.api.views import (
     API,
@@ -46,7 +46,7 @@ async def visible_tree(request: web.Request, tree_id: str) -> TaskTree:
     Raises:
         Problem: 404 otherwise (another user's tree is not found either).
     """
-    tree = await request.app[MANAGER].task_repository.get_tree(tree_id)
+    tree = await request.app[READER].get_tree(tree_id)
     if tree is None or not principal_of(request).sees(tree.user_id):
         raise not_found("tree", tree_id)
     return tree
@@ -220,7 +220,7 @@ async def list_trees(request: web.Request) -> web.Response:
         before=decode_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )
-    found = await request.app[MANAGER].storage.select_trees(query)
+    found = await request.app[READER].storage.select_trees(query)
     page = found[:limit]
     next_cursor = encode_cursor(page[-1]) if len(found) > limit else None
     return web.json_response({"items": [tree_summary(t) for t in page], "next_cursor": next_cursor})
@@ -230,7 +230,7 @@ async def list_trees(request: web.Request) -> web.Response:
 async def get_tree(request: web.Request) -> web.Response:
     """The tree with every task."""
     tree = await visible_tree(request, request.match_info["tree_id"])
-    tasks = await request.app[MANAGER].task_repository.get_tree_tasks(tree.id)
+    tasks = await request.app[READER].get_tree_tasks(tree.id)
     return web.json_response(tree_detail(tree, tasks), dumps=_dumps)
 
 
