@@ -25,7 +25,7 @@ TREE = {
 }  # fmt: skip
 
 
-def flow(url: str, key: str) -> None:
+def flow(url: str, key: str) -> str:
     status, body, headers = request(f"{url}/v1/trees", key, "POST", TREE)
     assert status == 202, body
     assert headers["Location"] == body["status_url"]
@@ -39,6 +39,7 @@ def flow(url: str, key: str) -> None:
         assert time.monotonic() < deadline, tree
         time.sleep(0.1)
     assert [t["result"] for t in tree["tasks"] if t["key"] == "report"] == [{"rows": [1, 2, 3]}]
+    return str(body["id"])
 
 
 def test_serve_on_sqlite_with_its_worker(tmp_path: Path, sqlite_url: str) -> None:
@@ -50,7 +51,20 @@ def test_serve_on_sqlite_with_its_worker(tmp_path: Path, sqlite_url: str) -> Non
         made = cli.run("keys", "create", "--user", "ann", "--name", "ci")
         assert made.returncode == 0, made.stderr
         ann = made.stdout.strip()
-        flow(url, ann)
+        tree_id = flow(url, ann)
+        remote = ("--server", url, "--json")
+        listed = cli.run("tasks", "list", "--roots", *remote, "--api-key", ann)
+        assert listed.returncode == 0, listed.stderr
+        assert [t["id"] for t in json.loads(listed.stdout)] == [tree_id]
+        in_tree = cli.run("tasks", "list", "--tree", tree_id, *remote, "--api-key", ann)
+        keys = [t["key"] for t in json.loads(in_tree.stdout)]
+        assert keys[1:] == ["fetch", "report"]
+        shown = cli.run("tasks", "show", f"{tree_id}/report", *remote, "--api-key", ann)
+        assert json.loads(shown.stdout)["result"] == {"rows": [1, 2, 3]}
+        table = cli.run("tasks", "list", "--roots", "--server", url, "--api-key", ann)
+        assert tree_id[:8] in table.stdout and "completed" in table.stdout
+        stranger = cli.run("tasks", "show", tree_id, "--server", url, "--api-key", "tf_0_x")
+        assert stranger.returncode == 2 and "401" in stranger.stderr
         assert request(f"{url}/v1/trees", None)[0] == 401
         status, listed, _ = request(f"{url}/v1/trees", admin)
         assert status == 200 and [t["user_id"] for t in listed["items"]] == ["ann"]
