@@ -83,6 +83,12 @@ def serve(
     def ready(url: str) -> None:
         mode = "with a worker" if worker else "without a worker"
         click.echo(f"taskflow API on {url} ({mode}); reference: {url}/docs", err=True)
+        if not worker:
+            click.echo(
+                "trees are run by `taskflow worker` processes: start them with "
+                "TASKFLOW_TRUST=server (the trees come from others)",
+                err=True,
+            )
 
     async def go() -> None:
         async with open_manager(db_url) as manager:
