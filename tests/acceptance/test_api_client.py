@@ -21,8 +21,9 @@ STEPS = {
 
 
 @pytest.fixture
-async def api(sqlite_url: str) -> AsyncIterator[ApiServer]:
-    async with api_server(sqlite_url) as server:
+async def api(database_url: str) -> AsyncIterator[ApiServer]:
+    """A server on a SQLite file, then on PostgreSQL."""
+    async with api_server(database_url) as server:
         yield server
 
 

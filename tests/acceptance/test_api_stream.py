@@ -21,8 +21,9 @@ STEPS = {
 
 
 @pytest.fixture
-async def api(sqlite_url: str) -> AsyncIterator[ApiServer]:
-    async with api_server(sqlite_url, ApiSettings(ping_seconds=0.2, max_streams=2)) as server:
+async def api(database_url: str) -> AsyncIterator[ApiServer]:
+    """A server on a SQLite file, then on PostgreSQL."""
+    async with api_server(database_url, ApiSettings(ping_seconds=0.2, max_streams=2)) as server:
         yield server
 
 
