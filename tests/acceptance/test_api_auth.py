@@ -112,3 +112,33 @@ async def test_body_and_tree_size_limits_are_413(sqlite_url: str) -> None:
         many = {"tasks": [{"key": f"t{n}", "executor": "noop"} for n in range(3)]}
         status, body, _ = await api.call("POST", "/v1/trees", json=many)
         assert status == 413 and body["limit"] == 3  # 3 tasks and the root group
+
+
+async def test_jwt_bearer_tokens_name_the_user_in_sub(sqlite_url: str) -> None:
+    import time
+
+    import jwt
+
+    secret = "s3cret-for-tests-only-0123456789abcdef"
+    async with api_server(sqlite_url, ApiSettings(jwt_key=secret, jwt_audience="taskflow")) as api:
+
+        def token(**claims: object) -> dict[str, str]:
+            base = {"sub": "ann", "aud": "taskflow", "exp": int(time.time()) + 60}
+            return {"Authorization": f"Bearer {jwt.encode({**base, **claims}, secret)}"}
+
+        status, created, _ = await api.call("POST", "/v1/trees", None, json=TREE, headers=token())
+        assert status == 202, created
+        status, tree, _ = await api.call("GET", f"/v1/trees/{created['id']}", "ann")
+        assert status == 200 and tree["user_id"] == "ann"  # the same user as ann's API key
+        assert (
+            await api.call("GET", f"/v1/trees/{created['id']}", None, headers=token(sub="bob"))
+        )[0] == 404
+        for bad in (token(exp=int(time.time()) - 10), token(aud="other"),
+                    {"Authorization": "Bearer " + jwt.encode({"sub": "ann", "exp": 2**40, "aud": "taskflow"}, "wrong-key-0123456789abcdef0123456789")}):  # fmt: skip
+            status, body, response = await api.call("GET", "/v1/trees", None, headers=bad)
+            assert status == 401 and "WWW-Authenticate" in response.headers
+        status, _, _ = await api.call(
+            "POST", "/v1/trees", None, json=TREE, headers=token(scope="read")
+        )
+        assert status == 403
+        assert (await api.call("GET", "/v1/trees", "bob"))[0] == 200  # API keys still work

@@ -1,5 +1,6 @@
 """Who is calling: API keys from ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``.
 
+Optional JWT bearer tokens (`taskflow.api.tokens`) are accepted when a key is configured.
 Keys are looked up by their visible prefix and compared by hash in constant time (see
 `taskflow.storage.api_keys`); a key is never logged, only its prefix. Every route but the
 open ones (health, the OpenAPI document, the reference page) needs a key; a ``GET`` needs
@@ -129,18 +130,33 @@ async def authenticate(request: web.Request) -> Principal:
             "this request needs an API key: Authorization: Bearer KEY, or X-API-Key: KEY",
             headers={"WWW-Authenticate": CHALLENGE},
         )
+    if prefix_of(key) is None and request.app[SETTINGS].jwt_key:
+        return _token_principal(request, key)
     record = await request.app[KEYS].lookup(key, request.app[MANAGER].storage.api_keys)
     if record is None:
         raise unauthorized("the API key is not valid")
     if record.is_revoked:
         raise unauthorized(f"the API key {record.prefix} was revoked")
-    principal = Principal(record.user_id, record.scopes, record.id, record.prefix)
+    return _allowed(request, Principal(record.user_id, record.scopes, record.id, record.prefix))
+
+
+def _token_principal(request: web.Request, token: str) -> Principal:
+    from taskflow.api.tokens import read_token
+
+    found = read_token(token, request.app[SETTINGS])
+    if found is None:
+        raise unauthorized("the bearer token is not a valid API key or JWT")
+    user, scopes = found
+    return _allowed(request, Principal(user, scopes, f"jwt:{user}", f"jwt:{user}"))
+
+
+def _allowed(request: web.Request, principal: Principal) -> Principal:
     if not principal.allows(scope_of(request)):
         raise Problem(
             403,
             "forbidden",
             "Forbidden",
-            f"the API key {record.prefix} lacks the {scope_of(request)!r} scope",
+            f"the key {principal.prefix} lacks the {scope_of(request)!r} scope",
         )
     return principal
 

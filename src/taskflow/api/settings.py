@@ -25,6 +25,11 @@ class ApiSettings:
         ping_seconds: Seconds between keep-alive comments on an idle event stream.
         key_cache_seconds: How long a checked API key is remembered (a key revoked
             elsewhere stops working within this time; 0: check every request).
+        jwt_key: Accept JWT bearer tokens verified with this key (an HMAC secret, or a PEM
+            public key); ``None``: API keys only. Needs the ``jwt`` extra.
+        jwt_algorithms: The algorithms a token may be signed with.
+        jwt_audience: The ``aud`` a token must carry, if set.
+        jwt_issuer: The ``iss`` a token must carry, if set.
         trust: The trust profile trees submitted over HTTP run under (``server``: they come
             from others; see `taskflow.executors.trust`).
     """
@@ -40,6 +45,10 @@ class ApiSettings:
     page_limit: int = 200
     ping_seconds: float = 15.0
     key_cache_seconds: float = 2.0
+    jwt_key: str | None = dataclasses.field(default=None, repr=False)
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
     trust: str = "server"
 
     def __post_init__(self) -> None:

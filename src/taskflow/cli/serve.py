@@ -43,8 +43,23 @@ from taskflow.cli.common import db_option, import_modules, imports_option, open_
     "--max-streams", type=click.IntRange(min=1), default=10, show_default=True,
     help="Event streams a key may hold open at once.",
 )  # fmt: skip
+@click.option(
+    "--jwt-key", envvar="TASKFLOW_JWT_KEY", metavar="KEY",
+    help="Also accept JWT bearer tokens verified with KEY (a secret, or @FILE with a PEM public "
+    "key; env TASKFLOW_JWT_KEY); the user is the token's sub.",
+)  # fmt: skip
+@click.option(
+    "--jwt-algorithm", "jwt_algorithms", multiple=True, default=("HS256",), show_default=True,
+    help="An algorithm tokens may be signed with (repeatable).",
+)  # fmt: skip
+@click.option("--jwt-audience", help="The aud tokens must carry.")
+@click.option("--jwt-issuer", help="The iss tokens must carry.")
 def serve(
     *,
+    jwt_key: str | None,
+    jwt_algorithms: tuple[str, ...],
+    jwt_audience: str | None,
+    jwt_issuer: str | None,
     db_url: str | None,
     imports: tuple[str, ...],
     host: str,
@@ -75,6 +90,10 @@ def serve(
         write_rate=write_rate,
         write_burst=max(1, round(write_rate * 4)),
         max_streams=max_streams,
+        jwt_key=_key_text(jwt_key),
+        jwt_algorithms=jwt_algorithms,
+        jwt_audience=jwt_audience,
+        jwt_issuer=jwt_issuer,
     )
     worker_settings = (
         WorkerSettings(max_trees=max_trees, stop_grace_seconds=grace_seconds) if worker else None
@@ -109,3 +128,17 @@ def serve(
             )
 
     run_async(go())
+
+
+def _key_text(value: str | None) -> str | None:
+    """``--jwt-key``: the text itself, or ``@FILE``'s content."""
+    if value is None or not value.startswith("@"):
+        return value
+    from pathlib import Path
+
+    try:
+        return Path(value[1:]).read_text()
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {value[1:]}: {exc.strerror}", param_hint="--jwt-key"
+        ) from exc
