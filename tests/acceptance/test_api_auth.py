@@ -135,7 +135,7 @@ async def test_jwt_bearer_tokens_name_the_user_in_sub(sqlite_url: str) -> None:
         )[0] == 404
         for bad in (token(exp=int(time.time()) - 10), token(aud="other"),
                     {"Authorization": "Bearer " + jwt.encode({"sub": "ann", "exp": 2**40, "aud": "taskflow"}, "wrong-key-0123456789abcdef0123456789")}):  # fmt: skip
-            status, body, response = await api.call("GET", "/v1/trees", None, headers=bad)
+            status, _, response = await api.call("GET", "/v1/trees", None, headers=bad)
             assert status == 401 and "WWW-Authenticate" in response.headers
         status, _, _ = await api.call(
             "POST", "/v1/trees", None, json=TREE, headers=token(scope="read")
