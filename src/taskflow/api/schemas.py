@@ -35,7 +35,7 @@ def tree_file_components() -> dict[str, Any]:
     return dict(json.loads(text.replace('"#/$defs/', '"#/components/schemas/TreeFile_')))
 
 
-_TREE_PROPERTIES: dict[str, Any] = {
+TREE_PROPERTIES: dict[str, Any] = {
     "id": {"type": "string"},
     "name": {"type": "string"},
     "user_id": NULLABLE_STRING,
@@ -50,7 +50,7 @@ _TREE_PROPERTIES: dict[str, Any] = {
     "status_url": {"type": "string"},
     "events_url": {"type": "string"},
 }
-_TASK_PROPERTIES: dict[str, Any] = {
+TASK_PROPERTIES: dict[str, Any] = {
     "id": {"type": "string"},
     "tree_id": {"type": "string"},
     "parent_id": NULLABLE_STRING,
@@ -87,132 +87,176 @@ _TASK_PROPERTIES: dict[str, Any] = {
 }
 
 
+#: The schemas of the API's own bodies (the tree file and schedules are added by `schemas`).
+BASE_SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details, with the task, field and line if known.",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+            "task": {"type": "string"},
+            "field": {"type": "string"},
+            "line": {"type": "integer"},
+            "errors": {"type": "array", "items": OBJECT},
+            "retry_after": {"type": "integer"},
+            "limit": {"type": "integer"},
+        },
+    },
+    "TreeAccepted": {
+        "type": "object",
+        "required": ["id", "status", "status_url", "events_url"],
+        "properties": {k: TREE_PROPERTIES[k] for k in ("id", "status", "status_url", "events_url")},
+    },
+    "TreeSummary": {
+        "type": "object",
+        "required": ["id", "status"],
+        "properties": TREE_PROPERTIES,
+    },
+    "Task": {
+        "type": "object",
+        "required": ["id", "key", "status"],
+        "properties": TASK_PROPERTIES,
+    },
+    "TreeDetail": {
+        "type": "object",
+        "required": ["id", "status", "tasks"],
+        "properties": {
+            **TREE_PROPERTIES,
+            "progress": {"type": "number"},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "waiting": {"type": "array", "items": {"type": "string"}},
+            "tasks": {"type": "array", "items": _ref("Task")},
+        },
+    },
+    "TreePage": {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("TreeSummary")},
+            "next_cursor": {
+                **NULLABLE_STRING,
+                "description": "Pass as ?cursor= for the next page.",
+            },
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": ["seq", "type", "task_id", "tree_id", "data", "time"],
+        "properties": {
+            "seq": {"type": "integer"},
+            "type": {"type": "string", "enum": [t.value for t in EventType]},
+            "task_id": {"type": "string"},
+            "tree_id": {"type": "string"},
+            "data": OBJECT,
+            "time": {"type": "string", "format": "date-time"},
+        },
+    },
+    "EventPage": {
+        "type": "object",
+        "required": ["items", "last_seq", "finished"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("Event")},
+            "last_seq": {"type": "integer"},
+            "finished": {"type": "boolean"},
+        },
+    },
+    "TaskAccepted": {
+        "type": "object",
+        "required": ["id", "tree_id", "action", "status_url", "events_url"],
+        "properties": {
+            "id": {"type": "string"},
+            "tree_id": {"type": "string"},
+            "action": {"type": "string", "enum": ["cancel", "notify", "retry"]},
+            "status_url": {"type": "string"},
+            "events_url": {"type": "string"},
+        },
+    },
+    "Executor": {
+        "type": "object",
+        "required": ["id", "input_schema"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "source": NULLABLE_STRING,
+            "max_concurrency": {"type": ["integer", "null"]},
+            "rerun_safe": {"type": "boolean"},
+            "input_schema": OBJECT,
+            "output_schema": NULLABLE_OBJECT,
+            "safety": {"type": "array", "items": OBJECT},
+        },
+    },
+    "ExecutorList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": _ref("Executor")}},
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string"}},
+    },
+    "CancelRequest": CANCEL_BODY,
+    "NotifyRequest": NOTIFY_BODY,
+    "RetryRequest": RETRY_BODY,
+}
+
+
+SCHEDULE_SCHEMAS: dict[str, Any] = {
+    "Schedule": {
+        "type": "object",
+        "required": ["id", "name", "state", "spec"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "user_id": {"type": ["string", "null"]},
+            "state": {"type": "string", "enum": ["active", "paused"]},
+            "spec": {"type": "object"},
+            "paused_at": {"type": ["string", "null"], "format": "date-time"},
+            "watermark": {"type": ["string", "null"], "format": "date-time"},
+            "next_fire_at": {"type": ["string", "null"], "format": "date-time"},
+            "missed": {"type": "integer"},
+            "created_at": {"type": ["string", "null"], "format": "date-time"},
+            "updated_at": {"type": ["string", "null"], "format": "date-time"},
+            "next_fires": {"type": "array", "items": {"type": "object"}},
+            "fires": {"type": "array", "items": {"$ref": "#/components/schemas/Fire"}},
+            "url": {"type": "string"},
+        },
+    },
+    "ScheduleList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Schedule"}}
+        },
+    },
+    "Fire": {
+        "type": "object",
+        "required": ["nominal", "kind", "status"],
+        "properties": {
+            "nominal": {"type": "string", "format": "date-time"},
+            "run_at": {"type": ["string", "null"], "format": "date-time"},
+            "kind": {"type": "string"},
+            "status": {"type": "string"},
+            "tree_id": {"type": ["string", "null"]},
+            "reason": {"type": ["string", "null"]},
+            "recorded_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+}
+
+
 def schemas() -> dict[str, Any]:
     """Every component schema."""
-    found: dict[str, Any] = {
-        "Problem": {
-            "type": "object",
-            "description": "RFC 9457 problem details, with the task, field and line if known.",
-            "required": ["type", "title", "status"],
-            "properties": {
-                "type": {"type": "string"},
-                "title": {"type": "string"},
-                "status": {"type": "integer"},
-                "detail": {"type": "string"},
-                "instance": {"type": "string"},
-                "task": {"type": "string"},
-                "field": {"type": "string"},
-                "line": {"type": "integer"},
-                "errors": {"type": "array", "items": OBJECT},
-                "retry_after": {"type": "integer"},
-                "limit": {"type": "integer"},
-            },
-        },
-        "TreeAccepted": {
-            "type": "object",
-            "required": ["id", "status", "status_url", "events_url"],
-            "properties": {
-                k: _TREE_PROPERTIES[k] for k in ("id", "status", "status_url", "events_url")
-            },
-        },
-        "TreeSummary": {
-            "type": "object",
-            "required": ["id", "status"],
-            "properties": _TREE_PROPERTIES,
-        },
-        "Task": {
-            "type": "object",
-            "required": ["id", "key", "status"],
-            "properties": _TASK_PROPERTIES,
-        },
-        "TreeDetail": {
-            "type": "object",
-            "required": ["id", "status", "tasks"],
-            "properties": {
-                **_TREE_PROPERTIES,
-                "progress": {"type": "number"},
-                "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-                "waiting": {"type": "array", "items": {"type": "string"}},
-                "tasks": {"type": "array", "items": _ref("Task")},
-            },
-        },
-        "TreePage": {
-            "type": "object",
-            "required": ["items", "next_cursor"],
-            "properties": {
-                "items": {"type": "array", "items": _ref("TreeSummary")},
-                "next_cursor": {
-                    **NULLABLE_STRING,
-                    "description": "Pass as ?cursor= for the next page.",
-                },
-            },
-        },
-        "Event": {
-            "type": "object",
-            "required": ["seq", "type", "task_id", "tree_id", "data", "time"],
-            "properties": {
-                "seq": {"type": "integer"},
-                "type": {"type": "string", "enum": [t.value for t in EventType]},
-                "task_id": {"type": "string"},
-                "tree_id": {"type": "string"},
-                "data": OBJECT,
-                "time": {"type": "string", "format": "date-time"},
-            },
-        },
-        "EventPage": {
-            "type": "object",
-            "required": ["items", "last_seq", "finished"],
-            "properties": {
-                "items": {"type": "array", "items": _ref("Event")},
-                "last_seq": {"type": "integer"},
-                "finished": {"type": "boolean"},
-            },
-        },
-        "TaskAccepted": {
-            "type": "object",
-            "required": ["id", "tree_id", "action", "status_url", "events_url"],
-            "properties": {
-                "id": {"type": "string"},
-                "tree_id": {"type": "string"},
-                "action": {"type": "string", "enum": ["cancel", "notify", "retry"]},
-                "status_url": {"type": "string"},
-                "events_url": {"type": "string"},
-            },
-        },
-        "Executor": {
-            "type": "object",
-            "required": ["id", "input_schema"],
-            "properties": {
-                "id": {"type": "string"},
-                "name": {"type": "string"},
-                "description": {"type": "string"},
-                "source": NULLABLE_STRING,
-                "max_concurrency": {"type": ["integer", "null"]},
-                "rerun_safe": {"type": "boolean"},
-                "input_schema": OBJECT,
-                "output_schema": NULLABLE_OBJECT,
-                "safety": {"type": "array", "items": OBJECT},
-            },
-        },
-        "ExecutorList": {
-            "type": "object",
-            "required": ["items"],
-            "properties": {"items": {"type": "array", "items": _ref("Executor")}},
-        },
-        "Health": {
-            "type": "object",
-            "required": ["status"],
-            "properties": {"status": {"type": "string"}},
-        },
-        "CancelRequest": CANCEL_BODY,
-        "NotifyRequest": NOTIFY_BODY,
-        "RetryRequest": RETRY_BODY,
-    }
-    from taskflow.api.schedules import SCHEDULE_SCHEMAS
-
+    found = dict(BASE_SCHEMAS)
     found.update(SCHEDULE_SCHEMAS)
     found.update(tree_file_components())
     return found
 
 
-__all__ = ["schemas", "tree_file_components"]
+__all__ = ["BASE_SCHEMAS", "SCHEDULE_SCHEMAS", "schemas", "tree_file_components"]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from taskflow.cli.common import db_option, import_modules, imports_option, open_manager, run_async
+
+if TYPE_CHECKING:
+    from taskflow.api import ApiSettings
+    from taskflow.runtime import WorkerSettings
 
 
 @click.command()
@@ -79,8 +85,6 @@ def serve(
     """
     import_modules(imports)
     from taskflow.api import ApiSettings
-    from taskflow.api.server import first_admin_key
-    from taskflow.api.server import serve as serve_api
     from taskflow.runtime import WorkerSettings
 
     settings = ApiSettings(
@@ -99,35 +103,7 @@ def serve(
         WorkerSettings(max_trees=max_trees, stop_grace_seconds=grace_seconds) if worker else None
     )
 
-    def ready(url: str) -> None:
-        mode = "with a worker" if worker else "without a worker"
-        click.echo(f"taskflow API on {url} ({mode}); reference: {url}/docs", err=True)
-        if not worker:
-            click.echo(
-                "trees are run by `taskflow worker` processes: start them with "
-                "TASKFLOW_TRUST=server (the trees come from others)",
-                err=True,
-            )
-
-    async def go() -> None:
-        async with open_manager(db_url) as manager:
-            if settings.auth:
-                key = await first_admin_key(manager)
-                if key is not None:
-                    click.echo(
-                        f"no API keys yet: made an admin key, shown once — store it now:\n{key}",
-                        err=True,
-                    )
-            await serve_api(
-                manager,
-                settings,
-                host=host,
-                port=port,
-                worker=worker_settings,
-                on_ready=ready,
-            )
-
-    run_async(go())
+    run_async(_serve(db_url, settings, host=host, port=port, worker=worker_settings))
 
 
 def _key_text(value: str | None) -> str | None:
@@ -142,3 +118,31 @@ def _key_text(value: str | None) -> str | None:
         raise click.BadParameter(
             f"cannot read {value[1:]}: {exc.strerror}", param_hint="--jwt-key"
         ) from exc
+
+
+async def _serve(
+    db_url: str | None, settings: ApiSettings, *, host: str, port: int,
+    worker: WorkerSettings | None,
+) -> None:  # fmt: skip
+    from taskflow.api.server import first_admin_key
+    from taskflow.api.server import serve as serve_api
+
+    def ready(url: str) -> None:
+        mode = "with a worker" if worker else "without a worker"
+        click.echo(f"taskflow API on {url} ({mode}); reference: {url}/docs", err=True)
+        if not worker:
+            click.echo(
+                "trees are run by `taskflow worker` processes: start them with "
+                "TASKFLOW_TRUST=server (the trees come from others)",
+                err=True,
+            )
+
+    async with open_manager(db_url) as manager:
+        if settings.auth:
+            key = await first_admin_key(manager)
+            if key is not None:
+                click.echo(
+                    f"no API keys yet: made an admin key, shown once — store it now:\n{key}",
+                    err=True,
+                )
+        await serve_api(manager, settings, host=host, port=port, worker=worker, on_ready=ready)
