@@ -103,3 +103,30 @@ def test_serve_without_worker_and_a_worker_process_on_postgres(
     finally:
         stop(worker)
         assert stop(server) == 0
+
+
+def test_sigterm_with_a_running_tree_and_an_open_stream(tmp_path: Path, sqlite_url: str) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    cli = Cli(tmp_path / "home", sqlite_url)
+    server = cli.start("serve", "--port", "0", "--grace", "1")
+    try:
+        url, admin = started(server)
+        nap = {"tasks": [{"key": "nap", "executor": "sleep", "inputs": {"seconds": 60}}]}
+        status, body, _ = request(f"{url}/v1/trees", admin, "POST", nap)
+        assert status == 202
+        where = urlsplit(url)
+        stream = http.client.HTTPConnection(where.hostname or "", where.port, timeout=30)
+        stream.request("GET", body["events_url"], headers={"Authorization": f"Bearer {admin}"})
+        response = stream.getresponse()
+        assert response.status == 200
+        assert b"event: started" in response.read1(65536) + response.read1(65536)
+    finally:
+        began = time.monotonic()
+        code = stop(server)
+    assert code == 0, server.said  # type: ignore[attr-defined]
+    assert time.monotonic() - began < 15
+    stream.close()
+    listed = cli.run("tasks", "list", "--roots", "--json")
+    assert [t["status"] for t in json.loads(listed.stdout)] == ["in_progress"]  # handed back
