@@ -179,3 +179,25 @@ async def test_executors_and_health(api: ApiServer) -> None:
     assert status == 200 and "seconds" in body["input_schema"]["properties"]
     assert (await api.call("GET", "/healthz", None))[0] == 200
     assert (await api.call("GET", "/readyz", None))[1] == {"status": "ready"}
+
+
+async def test_a_lone_surrogate_anywhere_is_422_not_500(api: ApiServer) -> None:
+    for body in (
+        '{"name": "\\ud9a1", "tasks": [{"key": "a", "executor": "noop"}]}',
+        '{"tasks": [{"key": "\\ud9a1", "executor": "noop"}]}',
+    ):
+        headers = {"Content-Type": "application/json"}
+        status, problem, _ = await api.call("POST", "/v1/trees", data=body, headers=headers)
+        assert status == 422, problem
+        assert "lone surrogate" in problem["detail"]
+    _, created, _ = await api.call(
+        "POST", "/v1/trees", json={"tasks": [{"key": "a", "executor": "noop"}]}
+    )
+    data = '{"key": "\\udc00", "data": 1}'
+    status, problem, _ = await api.call(
+        "POST",
+        f"/v1/tasks/{created['id']}/notify",
+        data=data,
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 422, problem

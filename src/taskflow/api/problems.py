@@ -96,10 +96,30 @@ async def body_text(request: web.Request) -> str:
     """
     raw = await request.read()
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Problem(
             422, "invalid-body", "Invalid request body", f"the body is not UTF-8: {exc.reason}"
+        ) from None
+    if "\\u" in text:  # a JSON escape may stand for a lone surrogate, which no database stores
+        _refuse_surrogates(text)
+    return text
+
+
+def _refuse_surrogates(text: str) -> None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return  # not JSON: the route says so
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end].encode("unicode_escape").decode()
+        raise Problem(
+            422,
+            "invalid-body",
+            "Invalid request body",
+            f"the body holds a lone surrogate ({bad}), which is not valid Unicode",
         ) from None
 
 

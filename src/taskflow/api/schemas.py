@@ -10,6 +10,7 @@ import copy
 import json
 from typing import Any
 
+from taskflow.api.schedules import UNPAUSE_BODY
 from taskflow.api.tasks import CANCEL_BODY, NOTIFY_BODY, RETRY_BODY
 from taskflow.events import EventType
 from taskflow.models import TaskStatus, TreeStatus
@@ -204,6 +205,7 @@ BASE_SCHEMAS: dict[str, Any] = {
     "CancelRequest": CANCEL_BODY,
     "NotifyRequest": NOTIFY_BODY,
     "RetryRequest": RETRY_BODY,
+    "UnpauseRequest": UNPAUSE_BODY,
 }
 
 
