@@ -88,6 +88,8 @@ def check_priority(priority: Any, *, task: str) -> int:
     return priority
 
 
+#: The most tasks a tree may run at once (the database stores a 32-bit integer).
+MAX_CONCURRENCY = 2**31 - 1
 _LIMIT_FIELDS = frozenset({"timeout", "soft_timeout", "retry", "deadline", "concurrency"})
 
 
@@ -125,17 +127,26 @@ def parse_limits(
                 f"{field} belongs to the root (it limits the whole tree)", task=task
             )
     if concurrency is not None and (
-        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not 1 <= concurrency <= MAX_CONCURRENCY
     ):
         raise DefinitionError(
-            f"concurrency must be a whole number of at least 1, not {concurrency!r}", task=task
+            f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, not {concurrency!r}",
+            task=task,
         )
+    try:
+        deadline_at = now + timedelta(seconds=deadline) if deadline is not None else None
+    except OverflowError:  # past the year 9999
+        raise DefinitionError(
+            f"deadline: {deadline!r} seconds is too far away", task=task
+        ) from None
     return {
         "concurrency": concurrency,
         "timeout": _seconds(spec.get("timeout"), "timeout", task),
         "soft_timeout": _seconds(spec.get("soft_timeout"), "soft_timeout", task),
         "retry": policy.to_dict() if policy is not None else None,
-        "deadline_at": now + timedelta(seconds=deadline) if deadline is not None else None,
+        "deadline_at": deadline_at,
     }
 
 

@@ -40,7 +40,7 @@ def test_schemathesis_finds_no_server_error_and_no_contradiction(
                 "--checks", CHECKS,
                 "--max-examples", "8",
                 "--max-time", "40",
-                "--phases", "examples,coverage,fuzzing",
+                "--phases", "examples,coverage,fuzzing,stateful",
                 "--seed", "1",
                 "--workers", "1",
             ],
