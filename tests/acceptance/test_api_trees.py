@@ -130,6 +130,9 @@ async def test_listing_filters_and_keyset_pagination(api: ApiServer) -> None:
         if cursor is None:
             break
     assert seen == list(reversed(ids))  # newest first, each once, none of bob's
+    await api.wait_status(ids[0], {"completed"})
+    _, page, _ = await api.call("GET", "/v1/trees", params={"name": "batch-0"})
+    assert page["items"][0]["counts"] == {"completed": 3} and page["items"][0]["progress"] == 1.0
     status, page, _ = await api.call("GET", "/v1/trees", params={"status": "bogus"})
     assert status == 400 and page["field"] == "status"
     status, page, _ = await api.call("GET", "/v1/trees", params={"cursor": "garbage!"})

@@ -134,11 +134,20 @@ BASE_SCHEMAS: dict[str, Any] = {
             "tasks": {"type": "array", "items": _ref("Task")},
         },
     },
+    "TreeListed": {
+        "type": "object",
+        "required": ["id", "status", "counts", "progress"],
+        "properties": {
+            **TREE_PROPERTIES,
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "progress": {"type": "number", "description": "The share of its tasks finished."},
+        },
+    },
     "TreePage": {
         "type": "object",
         "required": ["items", "next_cursor"],
         "properties": {
-            "items": {"type": "array", "items": _ref("TreeSummary")},
+            "items": {"type": "array", "items": _ref("TreeListed")},
             "next_cursor": {
                 **NULLABLE_STRING,
                 "description": "Pass as ?cursor= for the next page.",

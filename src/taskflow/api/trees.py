@@ -25,8 +25,8 @@ from taskflow.api.views import (
     decode_cursor,
     encode_cursor,
     event_view,
+    listed_tree,
     tree_detail,
-    tree_summary,
     tree_urls,
 )
 from taskflow.exceptions import DefinitionError
@@ -220,10 +220,13 @@ async def list_trees(request: web.Request) -> web.Response:
         before=decode_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )
-    found = await request.app[READER].storage.select_trees(query)
+    storage = request.app[READER].storage
+    found = await storage.select_trees(query)
     page = found[:limit]
+    counts = await storage.status_counts([t.id for t in page])
     next_cursor = encode_cursor(page[-1]) if len(found) > limit else None
-    return web.json_response({"items": [tree_summary(t) for t in page], "next_cursor": next_cursor})
+    items = [listed_tree(t, counts.get(t.id, {})) for t in page]
+    return web.json_response({"items": items, "next_cursor": next_cursor})
 
 
 @routes.get(f"{API}/trees/{{tree_id}}")

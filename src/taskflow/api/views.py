@@ -11,7 +11,7 @@ from typing import Any
 
 from taskflow.api.problems import Problem
 from taskflow.events import TaskEvent
-from taskflow.models import Task, TaskTree, TaskTreeNode
+from taskflow.models import Task, TaskStatus, TaskTree, TaskTreeNode
 
 API = "/v1"
 
@@ -30,6 +30,17 @@ def tree_summary(tree: TaskTree) -> dict[str, Any]:
     lease = data.pop("lease")
     data["owner"] = lease["owner"] if tree.held_by() else None
     data.update(tree_urls(tree.id))
+    return data
+
+
+def listed_tree(tree: TaskTree, counts: dict[str, int]) -> dict[str, Any]:
+    """A tree in a listing: its summary, its tasks counted by status, and the share of them
+    that are finished (``progress``, 0 to 1)."""
+    data = tree_summary(tree)
+    total = sum(counts.values())
+    finished = sum(counts.get(s.value, 0) for s in TaskStatus if s.is_terminal)
+    data["counts"] = counts
+    data["progress"] = finished / total if total else 0.0
     return data
 
 
@@ -89,6 +100,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "event_view",
+    "listed_tree",
     "task_view",
     "tree_detail",
     "tree_summary",

@@ -115,6 +115,18 @@ class Storage(abc.ABC):
         """How many trees there are per status (``queued``: the queue's depth)."""
         return dict(Counter(tree.status.value for tree in await self.select_trees(TreeQuery())))
 
+    async def status_counts(self, tree_ids: Collection[str]) -> dict[str, dict[str, int]]:
+        """How many tasks each of these trees has per status (for listings with progress).
+
+        This default reads each tree's tasks (without results); SQL storage counts in the
+        database.
+        """
+        counts: dict[str, dict[str, int]] = {}
+        for tree_id in tree_ids:
+            found = await self.select(TaskQuery(tree_id=tree_id, with_results=False))
+            counts[tree_id] = dict(Counter(task.status.value for task in found))
+        return counts
+
     def lease_renewer(self) -> LeaseStore | None:
         """A `LeaseStore` on connections of its own, for renewing leases from another thread
         (with its own event loop) while this one's loop is busy; ``None`` when leases live in

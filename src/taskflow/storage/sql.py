@@ -277,6 +277,22 @@ class SqlStorage(Storage):
         async with self._read() as conn:
             return {row[0]: int(row[1]) for row in await conn.execute(stmt)}
 
+    async def status_counts(self, tree_ids: Collection[str]) -> dict[str, dict[str, int]]:
+        """``GROUP BY tree_id, status`` in the database."""
+        ids = list(tree_ids)
+        counts: dict[str, dict[str, int]] = {tree_id: {} for tree_id in ids}
+        if not ids:
+            return counts
+        stmt = (
+            sa.select(tasks.c.tree_id, tasks.c.status, sa.func.count())
+            .where(tasks.c.tree_id.in_(ids))
+            .group_by(tasks.c.tree_id, tasks.c.status)
+        )
+        async with self._read() as conn:
+            for tree_id, status, count in await conn.execute(stmt):
+                counts[tree_id][status] = int(count)
+        return counts
+
     def _batch_steps(self, batch: TreeBatch) -> list[Step]:
         codec = self.codec
         steps = [Step(codec.fence_sql, codec.fence_row(batch), expect=1)]

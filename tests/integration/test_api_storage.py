@@ -1,4 +1,5 @@
-"""The API key store on every storage: keys hashed, found by prefix, revoked, counted."""
+"""What the HTTP API needs of every storage: the API key store (hashed keys, prefixes,
+revocation) and task counts per tree (listings with progress)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,24 @@ async def test_a_key_needs_a_user_a_name_and_a_scope(storage: Storage) -> None:
         with pytest.raises(ConfigurationError):
             await issue_key(storage.api_keys, user_id=user, name=name, scopes=scopes)
     assert await storage.api_keys.count() == 0
+
+
+async def test_status_counts_per_tree(any_url: str) -> None:
+    from taskflow import TaskManager, create_session
+    from taskflow.runtime.session import create_reader
+
+    manager = TaskManager(create_session(any_url))
+    try:
+        done = await manager.run_tree({"name": "t", "children": [{"key": "a", "executor": "noop"}]})
+        waiting = await manager.create_tree(
+            {"name": "w", "children": [{"key": "b", "executor": "noop"}]}
+        )
+        ids = [done.task.tree_id, waiting.task.tree_id, "nope"]
+        expected = {ids[0]: {"completed": 2}, ids[1]: {"pending": 2}, "nope": {}}
+        assert await manager.storage.status_counts(ids) == expected
+        if any_url != "memory://":
+            reader = create_reader(any_url)
+            assert await reader.storage.status_counts(ids) == expected
+            await reader.close()
+    finally:
+        await manager.close()
