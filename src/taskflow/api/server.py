@@ -17,6 +17,7 @@ from aiohttp import web
 
 from taskflow.api.app import create_app
 from taskflow.api.settings import ApiSettings
+from taskflow.exceptions import ConfigurationError
 from taskflow.repository import TaskRepository
 from taskflow.runtime.manager import TaskManager
 from taskflow.runtime.worker import Worker, WorkerSettings
@@ -57,7 +58,10 @@ async def serve(
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         gc.freeze()  # what was loaded to start is never garbage: keep it out of collections
         on_ready(_url(runner, host))
         if service is not None:
