@@ -99,6 +99,8 @@ def check_priority(priority: Any, *, task: str) -> int:
     return priority
 
 
+#: The most tasks a tree may run at once (the database stores a 32-bit integer).
+MAX_CONCURRENCY = 2**31 - 1
 _LIMIT_FIELDS = frozenset({"timeout", "soft_timeout", "retry", "deadline", "concurrency"})
 
 
@@ -136,17 +138,26 @@ def parse_limits(
                 f"{field} belongs to the root (it limits the whole tree)", task=task
             )
     if concurrency is not None and (
-        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not 1 <= concurrency <= MAX_CONCURRENCY
     ):
         raise DefinitionError(
-            f"concurrency must be a whole number of at least 1, not {concurrency!r}", task=task
+            f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, not {concurrency!r}",
+            task=task,
         )
+    try:
+        deadline_at = now + timedelta(seconds=deadline) if deadline is not None else None
+    except OverflowError:  # past the year 9999
+        raise DefinitionError(
+            f"deadline: {deadline!r} seconds is too far away", task=task
+        ) from None
     return {
         "concurrency": concurrency,
         "timeout": _seconds(spec.get("timeout"), "timeout", task),
         "soft_timeout": _seconds(spec.get("soft_timeout"), "soft_timeout", task),
         "retry": policy.to_dict() if policy is not None else None,
-        "deadline_at": now + timedelta(seconds=deadline) if deadline is not None else None,
+        "deadline_at": deadline_at,
     }
 
 
@@ -188,6 +199,7 @@ class _Builder:
         self.user_id = user_id
         self.tree_id = tree_id  # set when adding a task to an existing tree
         self.explicit_keys = explicit_keys  # derived keys keep clear of these
+        self.root_id: str | None = None  # the id the first task (the root) gets, if given
         self.tasks: list[Task] = []
         self.ids_by_key: dict[str, str] = {}
         self.now = utcnow()
@@ -239,7 +251,7 @@ class _Builder:
             if problem:
                 raise DefinitionError(problem, task=key)
         params = {**params, **_routing(spec, key)}
-        task_id = task_id or new_task_id()
+        task_id = task_id or (self.root_id if not self.tasks else None) or new_task_id()
         self.ids_by_key[key] = task_id
         values = {
             "id": task_id,
@@ -351,13 +363,18 @@ def _parents_first(specs: Sequence[Any]) -> list[int]:
 
 
 def build_tree(
-    definition: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, user_id: str | None = None
+    definition: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    user_id: str | None = None,
+    tree_id: str | None = None,
 ) -> list[Task]:
     """Tasks for a nested or flat definition, root first; raise `DefinitionError` if malformed.
 
-    Only the shape is checked here; `check_tree` checks the graph.
+    ``tree_id`` is the id the root (and so the tree) gets (default: a new one). Only the
+    shape is checked here; `check_tree` checks the graph.
     """
     builder = _Builder(user_id, _explicit_keys(definition))
+    builder.root_id = tree_id
     if isinstance(definition, Mapping):
         builder.add_nested(definition)
     elif isinstance(definition, Sequence) and not isinstance(definition, str):

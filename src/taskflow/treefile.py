@@ -219,8 +219,13 @@ def _with_defaults(task: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict
 
 def load_tree_file(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TreeFile:
     """Read, check and expand a tree file; raise `TreeFileError` naming the file and line."""
-    name = str(path)
-    text = _read(path)
+    return tree_from_text(_read(path), str(path), overrides)
+
+
+def tree_from_text(text: str, name: str, overrides: Mapping[str, Any] | None = None) -> TreeFile:
+    """Check and expand the text of a tree file (JSON when ``name`` ends with ``.json``, else
+    YAML) that did not come from a file — e.g. the body of an HTTP request; errors name
+    ``name`` and the line, as `load_tree_file`'s do."""
     data = _parse(text, name)
     _check_format(data, text, name)
     if isinstance(data, list):

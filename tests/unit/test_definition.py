@@ -234,3 +234,14 @@ def test_depending_on_a_parent_with_an_executor_or_a_sibling_group_is_fine() -> 
         }
     )
     check_tree(tasks)
+
+
+def test_a_deadline_past_the_calendar_or_a_concurrency_past_32_bits_is_refused() -> None:
+    from taskflow import DefinitionError, build_tree
+
+    with pytest.raises(DefinitionError, match="too far away"):
+        build_tree({"name": "t", "deadline": 1e300, "children": [{"key": "a", "executor": "noop"}]})
+    with pytest.raises(DefinitionError, match="from 1 to 2147483647"):
+        build_tree(
+            {"name": "t", "concurrency": 2**40, "children": [{"key": "a", "executor": "noop"}]}
+        )

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "schema": ("taskflow.cli.run", "schema", "Print the JSON Schema of tree files."),
     "resume": ("taskflow.cli.run", "resume", "Finish the trees nobody runs."),
     "worker": ("taskflow.cli.worker", "worker", "Run queued and orphaned trees until stopped."),
+    "serve": ("taskflow.cli.serve", "serve", "Serve the HTTP API (and run a worker)."),
+    "keys": ("taskflow.cli.keys", "keys", "The HTTP API's keys: create, list, revoke."),
     "tasks": ("taskflow.cli.tasks", "tasks", "Look at and control tasks and trees."),
     "schedules": ("taskflow.cli.schedules", "schedules", "Periodic trees, fired by workers."),
     "executors": ("taskflow.cli.executors", "executors", "The executors tasks can use."),

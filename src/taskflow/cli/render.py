@@ -174,6 +174,7 @@ def event_line(event: TaskEvent) -> str:
     data = dict(event.data)
     key = data.pop("key", event.task_id)
     data.pop("status", None)
+    data.pop("error_type", None)  # the line keeps to what happened; `tasks show` has the type
     details = " ".join(
         f"{k}={one_line(v if isinstance(v, str) else json.dumps(v, default=str))}"
         for k, v in data.items()

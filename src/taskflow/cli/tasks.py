@@ -26,6 +26,7 @@ from taskflow.cli.common import (
     run_async,
     stdout,
 )
+from taskflow.cli.remote import remote_list, remote_show, server_options
 from taskflow.models import TaskStatus, TreeStatus
 
 if TYPE_CHECKING:
@@ -74,9 +75,12 @@ def tasks() -> None:
 )
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0)
+@server_options
 @json_option
 def list_tasks(
     *,
+    server: str | None,
+    api_key: str | None,
     db_url: str | None,
     status: tuple[str, ...],
     tree_ref: str | None,
@@ -93,6 +97,10 @@ def list_tasks(
     """
     from taskflow.cli.render import task_json, tasks_table, tree_record_json, trees_table
 
+    if server:
+        remote_list(server, api_key, roots=roots, tree=tree_ref, status=status, limit=limit,
+                    as_json=as_json)  # fmt: skip
+        return
     if roots:
         trees = run_async(_trees(db_url, status, user, limit))
         if as_json:
@@ -142,10 +150,18 @@ async def _tasks(db_url: str | None, query: dict[str, Any], limit: int, offset: 
 @tasks.command()
 @click.argument("task_ref", metavar="TASK")
 @db_option
+@server_options
 @json_option
-def show(task_ref: str, db_url: str | None, as_json: bool) -> None:
-    """Every field of a task (its whole error and traceback too). TASK: id, prefix, TREE/KEY."""
+def show(
+    task_ref: str, db_url: str | None, server: str | None, api_key: str | None, as_json: bool
+) -> None:
+    """Every field of a task (its whole error and traceback too). TASK: id, prefix, TREE/KEY
+    (with --server: the whole id, or TREE_ID/KEY)."""
     from taskflow.cli.render import task_json
+
+    if server:
+        remote_show(server, api_key, task_ref, as_json=as_json)
+        return
 
     async def go() -> dict[str, Any]:
         async with open_repository(db_url) as repository:

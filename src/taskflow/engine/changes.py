@@ -98,7 +98,9 @@ class Changes:
             node.progress = 1.0  # every child ended: the rolled-up progress is complete
         if decision.record is not None:
             node.attempts = (*node.attempts, decision.record)
-        self._event(node, _EVENT_OF[decision.status], error=decision.error)
+        self._event(
+            node, _EVENT_OF[decision.status], error=decision.error, error_type=decision.error_type
+        )
         self._open_logs.pop(node.id, None)
 
     def cancel_pending(self, node: Node, reason: str, error_type: str) -> None:

@@ -112,28 +112,37 @@ class Engine:
 
     # -- creating -----------------------------------------------------------------------------
 
-    def check(self, definition: Definition, *, user_id: str | None = None) -> list[Task]:
+    def check(
+        self, definition: Definition, *, user_id: str | None = None, tree_id: str | None = None
+    ) -> list[Task]:
         """Every check `create_tree` makes, writing nothing; returns the tasks it would create.
 
         Raises:
             DefinitionError: the shape, a dependency, a cycle, a reference, an unknown
                 executor, or literal inputs that violate their executor's schema.
         """
-        tasks = build_tree(definition, user_id=user_id)
+        tasks = build_tree(definition, user_id=user_id, tree_id=tree_id)
         check_tasks(tasks, self.registry)
         return tasks
 
     async def create_tree(
-        self, definition: Definition, *, user_id: str | None = None, queued: bool = False
+        self,
+        definition: Definition,
+        *,
+        user_id: str | None = None,
+        queued: bool = False,
+        tree_id: str | None = None,
     ) -> TaskTreeNode:
         """Create a whole tree — its tasks and its record — in one transaction.
 
         Every check runs first (shape, dependencies, cycles, references, executors); a bad
         definition writes nothing and raises a `DefinitionError` naming the task. With
         ``queued``, the tree waits for any worker (``taskflow worker``) to run it; otherwise
-        it waits to be started (`start`).
+        it waits to be started (`start`). ``tree_id`` gives the tree its id (default: a new
+        one); a taken id writes nothing and raises `DefinitionError` — so a caller that
+        derives the id from a request (an idempotency key) creates the tree at most once.
         """
-        tasks = self.check(definition, user_id=user_id)
+        tasks = self.check(definition, user_id=user_id, tree_id=tree_id)
         status = TreeStatus.QUEUED if queued else TreeStatus.PENDING
         await self.storage.insert(tasks, TaskTree.of(tasks[0], status=status))
         return TaskTreeNode.from_tasks(tasks)

@@ -5,8 +5,8 @@ Two profiles:
 - ``local`` (the default: the ``taskflow`` CLI and the Python API): the person who runs
   taskflow wrote the trees, so executors that run code (``python.call``, ``shell.run``) may
   run anything, and ``http.request`` may reach the local network.
-- ``server`` (trees come from others: a worker running trees that other people queue, and
-  later the HTTP API, which is not there yet): executors that run code are refused unless an
+- ``server`` (trees come from others: the HTTP API, ``taskflow serve``, and a worker
+  running trees that other people queue): executors that run code are refused unless an
   allowlist names what they may run, and requests to private, loopback and link-local
   addresses are refused.
 

@@ -78,12 +78,17 @@ class Worker:
         self.started_at = utcnow()
         self.trees_run = 0
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()  # look for trees now, not at the next poll
         self._hurry = asyncio.Event()  # a second signal: hand the trees back now
 
     @property
     def id(self) -> str:
         """The worker's identity (its manager's owner id)."""
         return self.manager.owner
+
+    def wake(self) -> None:
+        """Look for trees that need a manager now (a tree was just queued here)."""
+        self._wake.set()
 
     def stop(self) -> None:
         """Ask the loop to stop (it finishes or hands back its trees)."""
@@ -134,10 +139,23 @@ class Worker:
                         "worker %s: idle for %.0f s, exiting", self.id, loop.time() - idle_since
                     )
                     break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.settings.poll_seconds)
+                await self._pause()
         finally:
             await self._finish()
+
+    async def _pause(self) -> None:
+        """Wait ``poll_seconds``, or less if stopped or woken."""
+        if not self._wake.is_set():
+            waits = [
+                asyncio.ensure_future(self._stop.wait()),
+                asyncio.ensure_future(self._wake.wait()),
+            ]
+            _, pending = await asyncio.wait(
+                waits, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiting in pending:
+                waiting.cancel()
+        self._wake.clear()
 
     def _idle_too_long(self, idle: float) -> bool:
         limit = self.settings.idle_exit_seconds

@@ -29,7 +29,7 @@ def parse_duration(value: object, *, field: str) -> timedelta:
         The duration, to the microsecond; never negative.
 
     Raises:
-        ScheduleError: the value is not a duration, or is negative.
+        ScheduleError: the value is not a duration, or is negative, or too long.
     """
     if isinstance(value, timedelta):
         seconds = Decimal(value // timedelta(microseconds=1)) / _MICROSECONDS_PER_SECOND
@@ -43,7 +43,10 @@ def parse_duration(value: object, *, field: str) -> timedelta:
         seconds = Decimal(str(value))
     if seconds < 0:
         raise ScheduleError(f"{value!r} is negative; a duration is 0 or more", field=field)
-    return timedelta(microseconds=int(seconds * _MICROSECONDS_PER_SECOND))
+    try:
+        return timedelta(microseconds=int(seconds * _MICROSECONDS_PER_SECOND))
+    except OverflowError:  # past timedelta's 999,999,999 days
+        raise ScheduleError(f"{value!r} is longer than any duration can be", field=field) from None
 
 
 def _seconds_of_text(text: str, field: str) -> Decimal:

@@ -9,10 +9,12 @@ executors or scheduling. Everything a user calls a "repository" verb (``create_t
 from __future__ import annotations
 
 import abc
+from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from taskflow.models import Task, TaskStatus, TaskTree
+from taskflow.storage.api_keys import ApiKeyStore
 from taskflow.storage.control import EventLog, LeaseStore, SignalBox, WorkerRegistry
 from taskflow.storage.records import TaskEdit, TaskQuery, TreeBatch, TreeQuery
 from taskflow.storage.schedule_store import ScheduleStore
@@ -27,6 +29,7 @@ class Storage(abc.ABC):
         leases: Which manager runs which tree.
         workers: Live worker processes.
         schedules: Periodic schedules and their fires.
+        api_keys: The HTTP API's keys (hashed).
     """
 
     events: EventLog
@@ -34,6 +37,7 @@ class Storage(abc.ABC):
     leases: LeaseStore
     workers: WorkerRegistry
     schedules: ScheduleStore
+    api_keys: ApiKeyStore
 
     @abc.abstractmethod
     async def insert(
@@ -98,6 +102,30 @@ class Storage(abc.ABC):
         """Delete the schedule fire records written before ``recorded_before`` whose tree is
         gone (pruned) or that started none — not a buffered one, nor one whose tree is still
         there — ``limit`` per transaction; return how many."""
+
+    async def task_counts(self) -> dict[tuple[str, str | None], int]:
+        """How many tasks there are per ``(status, executor)`` (for metrics).
+
+        This default reads every task (without results); SQL storage counts in the database.
+        """
+        found = await self.select(TaskQuery(with_results=False))
+        return dict(Counter((task.status.value, task.executor) for task in found))
+
+    async def tree_counts(self) -> dict[str, int]:
+        """How many trees there are per status (``queued``: the queue's depth)."""
+        return dict(Counter(tree.status.value for tree in await self.select_trees(TreeQuery())))
+
+    async def status_counts(self, tree_ids: Collection[str]) -> dict[str, dict[str, int]]:
+        """How many tasks each of these trees has per status (for listings with progress).
+
+        This default reads each tree's tasks (without results); SQL storage counts in the
+        database.
+        """
+        counts: dict[str, dict[str, int]] = {}
+        for tree_id in tree_ids:
+            found = await self.select(TaskQuery(tree_id=tree_id, with_results=False))
+            counts[tree_id] = dict(Counter(task.status.value for task in found))
+        return counts
 
     def lease_renewer(self) -> LeaseStore | None:
         """A `LeaseStore` on connections of its own, for renewing leases from another thread

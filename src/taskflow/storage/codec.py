@@ -24,7 +24,7 @@ from taskflow.storage.records import TaskState, TreeBatch
 
 #: The newest schema migration; a fresh database is created at it. A test checks it is
 #: alembic's head.
-HEAD_REVISION = "0004_schedules"
+HEAD_REVISION = "0005_api_keys"
 #: Where the revision is kept (alembic's table, named for taskflow: it may share a database).
 VERSION_TABLE = "taskflow_alembic_version"
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from taskflow.exceptions import DefinitionError, InvalidTransition, LeaseLost
 from taskflow.models import Task, TaskStatus, TaskTree, TreeStatus
+from taskflow.storage.api_keys import MemoryApiKeyStore
 from taskflow.storage.base import Storage
 from taskflow.storage.memory_control import (
     MemoryEventLog,
@@ -85,6 +86,7 @@ class MemoryStorage(Storage):
         self.leases = MemoryLeaseStore(self._trees)
         self.workers = MemoryWorkerRegistry()
         self.schedules = MemoryScheduleStore(self._tasks, self._trees)
+        self.api_keys = MemoryApiKeyStore()
 
     def __repr__(self) -> str:
         return f"MemoryStorage({len(self._trees)} trees, {len(self._tasks)} tasks)"

@@ -185,3 +185,19 @@ schedule_fires = sa.Table(
     sa.Index("taskflow_fires_status", "schedule_id", "status"),
     sa.Index("taskflow_fires_recorded", "recorded_at"),
 )
+
+#: The HTTP API's keys (`taskflow.storage.api_keys.ApiKeyRecord`): the hash of each key, never
+#: the key; the prefix finds the row.
+api_keys = sa.Table(
+    "taskflow_api_keys",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("prefix", sa.String(32), nullable=False, unique=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("user_id", sa.String(200), nullable=False),
+    sa.Column("scopes", json_column(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Index("taskflow_api_keys_user", "user_id"),
+)

@@ -34,6 +34,7 @@ from taskflow.storage.migrate import current_revision, ensure_schema, upgrade
 from taskflow.storage.reads import Reads, Statement
 from taskflow.storage.records import TaskEdit, TaskQuery, TreeBatch, TreeQuery
 from taskflow.storage.schema import events, tasks, trees
+from taskflow.storage.sql_api_keys import SqlApiKeyStore
 from taskflow.storage.sql_control import (
     SqlEventLog,
     SqlLeaseStore,
@@ -162,6 +163,7 @@ class SqlStorage(Storage):
         self.leases = SqlLeaseStore(self._read, self._sa_write, dialect)
         self.workers = SqlWorkerRegistry(self._read, self._sa_write)
         self.schedules = SqlScheduleStore(self.codec, self.reads, self._read, self._write)
+        self.api_keys = SqlApiKeyStore(self._read, self._sa_write)
 
     def __repr__(self) -> str:
         return f"SqlStorage({self.where!r})"
@@ -260,6 +262,36 @@ class SqlStorage(Storage):
         sql, params = self.reads.select_trees(query)
         async with self._read() as conn:
             return [self.reads.tree(row) for row in await conn.exec_driver_sql(sql, tuple(params))]
+
+    async def task_counts(self) -> dict[tuple[str, str | None], int]:
+        """``GROUP BY status, executor`` in the database."""
+        stmt = sa.select(tasks.c.status, tasks.c.executor, sa.func.count()).group_by(
+            tasks.c.status, tasks.c.executor
+        )
+        async with self._read() as conn:
+            return {(row[0], row[1]): int(row[2]) for row in await conn.execute(stmt)}
+
+    async def tree_counts(self) -> dict[str, int]:
+        """``GROUP BY status`` in the database."""
+        stmt = sa.select(trees.c.status, sa.func.count()).group_by(trees.c.status)
+        async with self._read() as conn:
+            return {row[0]: int(row[1]) for row in await conn.execute(stmt)}
+
+    async def status_counts(self, tree_ids: Collection[str]) -> dict[str, dict[str, int]]:
+        """``GROUP BY tree_id, status`` in the database."""
+        ids = list(tree_ids)
+        counts: dict[str, dict[str, int]] = {tree_id: {} for tree_id in ids}
+        if not ids:
+            return counts
+        stmt = (
+            sa.select(tasks.c.tree_id, tasks.c.status, sa.func.count())
+            .where(tasks.c.tree_id.in_(ids))
+            .group_by(tasks.c.tree_id, tasks.c.status)
+        )
+        async with self._read() as conn:
+            for tree_id, status, count in await conn.execute(stmt):
+                counts[tree_id][status] = int(count)
+        return counts
 
     def _batch_steps(self, batch: TreeBatch) -> list[Step]:
         codec = self.codec

@@ -77,6 +77,21 @@ class SqliteReader(Storage):
         sql, params = self.reads.select_trees(query)
         return [self.reads.tree(row) for row in self._rows(sql, params)]
 
+    async def status_counts(self, tree_ids: Collection[str]) -> dict[str, dict[str, int]]:
+        """``GROUP BY tree_id, status``, one statement."""
+        ids = list(tree_ids)
+        counts: dict[str, dict[str, int]] = {tree_id: {} for tree_id in ids}
+        if not ids:
+            return counts
+        marks = ", ".join("?" for _ in ids)
+        sql = (
+            f"SELECT tree_id, status, count(*) FROM taskflow_tasks WHERE tree_id IN ({marks}) "
+            "GROUP BY tree_id, status"
+        )
+        for tree_id, status, count in self._rows(sql, ids):
+            counts[str(tree_id)][str(status)] = int(str(count))
+        return counts
+
     def _read_only(self) -> StorageError:
         return StorageError(f"{self.path} is open for reading only")
 

@@ -224,3 +224,9 @@ def test_schedule_of_a_document() -> None:
     assert schedule_of([{"id": "flat"}]) is None
     with pytest.raises(ScheduleError, match=r"^schedule\.every: '1 hour' is not a duration"):
         schedule_of({"schedule": {"every": "1 hour"}})
+
+
+@pytest.mark.parametrize("value", [1.1193539168532372e16, "99999999999w", 10**20])
+def test_a_duration_longer_than_any_is_a_schedule_error(value: object) -> None:
+    with pytest.raises(ScheduleError, match="longer than any duration"):
+        parse_duration(value, field="every")

@@ -1,0 +1,132 @@
+"""`taskflow serve` as a user runs it: a subprocess on an ephemeral port, curl-like requests.
+
+On a SQLite file (with the worker in the server) and on PostgreSQL (``--no-worker``, a separate
+`taskflow worker` process sharing the database).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from cli_support import Cli
+from serve_process import request, started, stop
+
+pytestmark = pytest.mark.slow
+TREE = {
+    "name": "seed-flow",
+    "tasks": [
+        {"key": "fetch", "executor": "noop", "inputs": {"rows": [1, 2, 3]}},
+        {"key": "report", "executor": "noop", "dependencies": ["fetch"],
+         "inputs": {"rows": "${fetch.result.rows}"}},
+    ],
+}  # fmt: skip
+
+
+def flow(url: str, key: str) -> str:
+    status, body, headers = request(f"{url}/v1/trees", key, "POST", TREE)
+    assert status == 202, body
+    assert headers["Location"] == body["status_url"]
+    deadline = time.monotonic() + 30
+    while True:
+        status, tree, _ = request(url + body["status_url"], key)
+        assert status == 200
+        if tree["status"] == "completed":
+            break
+        assert tree["status"] in ("queued", "in_progress", "pending"), tree
+        assert time.monotonic() < deadline, tree
+        time.sleep(0.1)
+    assert [t["result"] for t in tree["tasks"] if t["key"] == "report"] == [{"rows": [1, 2, 3]}]
+    return str(body["id"])
+
+
+def test_serve_on_sqlite_with_its_worker(tmp_path: Path, sqlite_url: str) -> None:
+    cli = Cli(tmp_path / "home", sqlite_url)
+    server = cli.start("serve", "--port", "0")
+    try:
+        url, admin = started(server)
+        assert admin is not None and admin.startswith("tf_")
+        made = cli.run("keys", "create", "--user", "ann", "--name", "ci")
+        assert made.returncode == 0, made.stderr
+        ann = made.stdout.strip()
+        tree_id = flow(url, ann)
+        remote = ("--server", url, "--json")
+        listed = cli.run("tasks", "list", "--roots", *remote, "--api-key", ann)
+        assert listed.returncode == 0, listed.stderr
+        assert [t["id"] for t in json.loads(listed.stdout)] == [tree_id]
+        in_tree = cli.run("tasks", "list", "--tree", tree_id, *remote, "--api-key", ann)
+        keys = [t["key"] for t in json.loads(in_tree.stdout)]
+        assert keys[1:] == ["fetch", "report"]
+        shown = cli.run("tasks", "show", f"{tree_id}/report", *remote, "--api-key", ann)
+        assert json.loads(shown.stdout)["result"] == {"rows": [1, 2, 3]}
+        table = cli.run("tasks", "list", "--roots", "--server", url, "--api-key", ann)
+        assert tree_id[:8] in table.stdout and "completed" in table.stdout
+        stranger = cli.run("tasks", "show", tree_id, "--server", url, "--api-key", "tf_0_x")
+        assert stranger.returncode == 2 and "401" in stranger.stderr
+        assert request(f"{url}/v1/trees", None)[0] == 401
+        status, listed, _ = request(f"{url}/v1/trees", admin)
+        assert status == 200 and [t["user_id"] for t in listed["items"]] == ["ann"]
+        listing = cli.run("keys", "list", "--json")
+        keys = json.loads(listing.stdout)
+        assert [k["user_id"] for k in keys] == ["admin", "ann"]
+        assert ann not in listing.stdout and admin not in listing.stdout
+        revoked = cli.run("keys", "revoke", keys[1]["prefix"])
+        assert revoked.returncode == 0, revoked.stderr
+        deadline = time.monotonic() + 5  # a checked key is remembered for 2 s
+        while request(f"{url}/v1/trees", ann)[0] != 401:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        code = stop(server)
+    assert code == 0, server.said  # type: ignore[attr-defined]
+    assert ann not in server.said and admin not in server.said  # type: ignore[attr-defined]
+    again = cli.start("serve", "--port", "0")  # keys exist: no new admin key
+    try:
+        assert started(again)[1] is None
+    finally:
+        stop(again)
+
+
+@pytest.mark.postgres
+def test_serve_without_worker_and_a_worker_process_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    cli = Cli(tmp_path / "home", postgres_url)
+    server = cli.start("serve", "--port", "0", "--no-worker")
+    worker = cli.start("worker", "--poll", "0.2")
+    try:
+        url, admin = started(server)
+        assert admin is not None
+        flow(url, admin)
+    finally:
+        stop(worker)
+        assert stop(server) == 0
+
+
+def test_sigterm_with_a_running_tree_and_an_open_stream(tmp_path: Path, sqlite_url: str) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    cli = Cli(tmp_path / "home", sqlite_url)
+    server = cli.start("serve", "--port", "0", "--grace", "1")
+    try:
+        url, admin = started(server)
+        nap = {"tasks": [{"key": "nap", "executor": "sleep", "inputs": {"seconds": 60}}]}
+        status, body, _ = request(f"{url}/v1/trees", admin, "POST", nap)
+        assert status == 202
+        where = urlsplit(url)
+        stream = http.client.HTTPConnection(where.hostname or "", where.port, timeout=30)
+        stream.request("GET", body["events_url"], headers={"Authorization": f"Bearer {admin}"})
+        response = stream.getresponse()
+        assert response.status == 200
+        assert b"event: started" in response.read1(65536) + response.read1(65536)
+    finally:
+        began = time.monotonic()
+        code = stop(server)
+    assert code == 0, server.said  # type: ignore[attr-defined]
+    assert time.monotonic() - began < 15
+    stream.close()
+    listed = cli.run("tasks", "list", "--roots", "--json")
+    assert [t["status"] for t in json.loads(listed.stdout)] == ["in_progress"]  # handed back
