@@ -277,3 +277,25 @@ async def test_resume_takes_over_from_a_dead_owner_on_this_host_at_once(
         assert result == [] and [t.lease.owner for t in result.held] == [elsewhere]
     finally:
         await other.close()
+
+
+async def test_a_cancel_that_arrives_while_the_run_starts_up_numbers_its_events_once(
+    make_manager: Any,
+) -> None:
+    """A cancel right after `start` reached the run while it still read the tree's last event
+    number; the events it emitted were then numbered again from there, and the tree's next
+    commit failed on the events' unique key, over and over, leaving the tree unfinished."""
+    manager = make_manager()
+    for name in ("a", "b"):
+        GATE.of(name)[1].set()  # these two complete at once
+    created = await manager.create_tree(
+        {"key": "root", "children": [gated("a"), gated("b"), gated("c")]}
+    )
+    victim = created.find("c").task  # type: ignore[union-attr]
+    tree_id = await manager.start(created.task.id)
+    await manager.cancel(victim.id, "changed my mind")  # no pause: the run is starting up
+    tree = await asyncio.wait_for(manager.wait(tree_id), 10)
+    statuses = {node.task.key: node.task.status for node in tree.walk()}
+    assert statuses == {"root": S.CANCELLED, "a": S.COMPLETED, "b": S.COMPLETED, "c": S.CANCELLED}
+    events = await manager.task_repository.events.read(tree_id, limit=1000)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))

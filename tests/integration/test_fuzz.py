@@ -149,6 +149,7 @@ async def check(manager: TaskManager, tree_id: str) -> None:
 async def test_generated_trees_keep_every_promise(sqlite_url: str) -> None:
     seed = int(os.environ.get("TASKFLOW_FUZZ_SEED", random.randrange(1_000_000)))
     rng = random.Random(seed)
+    print(f"fuzz seed {seed} (TASKFLOW_FUZZ_SEED={seed} repeats this run)")  # shown on failure
     settings = EngineSettings(concurrency=60, cancel_grace_seconds=0.2, poll_seconds=0.2)
     manager = TaskManager(create_session(sqlite_url), settings=settings)
     failures: list[str] = []

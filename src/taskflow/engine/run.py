@@ -92,6 +92,9 @@ class TreeRun:
         self._outcomes: collections.deque[tuple[Running, Outcome]] = collections.deque()
         self._seen_signals: set[int] = set()
         self._naming: asyncio.Task[None] | None = None
+        # Cancels that arrive while the run starts up (it reads the last event number, and
+        # recovers): applied once it has, so that their events are numbered after the stored.
+        self._early: list[tuple[Node, str, str]] | None = []
 
     @property
     def tree_id(self) -> str:
@@ -124,6 +127,9 @@ class TreeRun:
             self._examine(self.graph)
         for signal in await self.context.storage.signals.pending([self.tree_id]):
             self.on_signal(signal)
+        early, self._early = self._early or [], None
+        for node, reason, error_type in early:
+            self.cancel(node, reason, error_type)
         unwatch = self.context.slots.watch(self._on_slot)
         try:
             await self._loop()
@@ -342,6 +348,9 @@ class TreeRun:
 
     def cancel(self, node: Node, reason: str, error_type: str = ErrorType.CANCELLED) -> None:
         """Cancel a task and its subtree; running ones are asked to stop (then forced)."""
+        if self._early is not None:  # starting up: once it has
+            self._early.append((node, reason, error_type))
+            return
         self.changes.tick()
         self._examine(self._cancel(node, reason, error_type))
         self._wakeup.set()
