@@ -20,7 +20,7 @@ export function h(tag, attrs = {}, ...children) {
 
 export const STATUS_ICON = {
   pending: "○", queued: "◔", in_progress: "◐", completed: "●", failed: "✕", cancelled: "⊘",
-  waiting: "⏸",
+  waiting: "◇",
 };
 
 /** The status a person cares about: a running task that waits for a signal is "waiting". */

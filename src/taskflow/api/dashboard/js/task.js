@@ -2,7 +2,7 @@
 // for — and what can be done to it: cancel, retry (with its dependents), approve a wait.
 
 import {get, post} from "./api.js";
-import {clear, duration, elapsed, h, shownStatus, statusBadge, when} from "./dom.js";
+import {clear, duration, elapsed, h, ms, shownStatus, statusBadge, when} from "./dom.js";
 import {jsonView} from "./json.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
@@ -22,9 +22,10 @@ function attemptsTable(attempts) {
       h("td", {class: "error-cell"}, a.error_type ? `${a.error_type}: ${a.error || ""}` : a.error || ""))))));
 }
 
-function approveForm(task, act, treeId) {
+function approveForm(task, act, draft) {
+  // The text survives the panel's repaints (a live change while someone types).
   const data = h("textarea", {name: "data", rows: 4, id: "approve-data", "aria-label": "data to send",
-    spellcheck: "false"}, '{"approved": true}');
+    spellcheck: "false", oninput: () => { draft.text = data.value; }}, draft.text);
   const error = h("p", {class: "error"});
   return section(`Waiting for “${task.waiting.key}”`,
     h("p", {}, `Since ${when(task.waiting.since)}`,
@@ -62,7 +63,8 @@ export function taskDetail(panel, {treeId, taskId, model, act, onClose}) {
   let full = null; // GET /v1/tasks/{id}: the task with its result and traceback
   let shown = "";
   let fetching = false;
-  let refetchedAt = null; // the live status the last refetch was for
+  const draft = {text: '{"approved": true}'};
+  let refetchedFor = null; // the live change the last refetch was for
 
   async function fetchFull() {
     if (fetching) return;
@@ -74,12 +76,13 @@ export function taskDetail(panel, {treeId, taskId, model, act, onClose}) {
   }
 
   function paint(live, logs, force = false) {
-    const task = {...(full || {}), ...(live || {})};
-    if (full && live && TERMINAL.has(live.status) && !TERMINAL.has(full.status) && refetchedAt !== live.status) {
-      refetchedAt = live.status;
-      fetchFull(); // the result and traceback are not in the events
+    const fresh = full && (!live || ms(full.updated_at) >= ms(live.updated_at));
+    if (fresh && live) Object.assign(live, full); // the tree's rows show the same
+    const task = fresh ? full : {...(full || {}), ...(live || {})};
+    if (!fresh && live && TERMINAL.has(live.status) && refetchedFor !== live.updated_at) {
+      refetchedFor = live.updated_at;
+      fetchFull(); // its result, traceback and attempts are not in the events
     }
-    if (full && live) { task.result = full.result ?? live.result; task.traceback = full.traceback ?? live.traceback; }
     const stamp = `${task.status}|${task.updated_at}|${task.waiting?.key}|${logs?.length}|${task.progress}`;
     if (!force && stamp === shown) return;
     shown = stamp;
@@ -96,7 +99,7 @@ export function taskDetail(panel, {treeId, taskId, model, act, onClose}) {
         task.message ? [h("dt", {}, "Message"), h("dd", {}, task.message)] : null,
         h("dt", {}, "Id"), h("dd", {class: "id"}, task.id)),
       actions(task, act),
-      task.waiting && !TERMINAL.has(task.status) ? approveForm(task, act, treeId) : null,
+      task.waiting && !TERMINAL.has(task.status) ? approveForm(task, act, draft) : null,
       task.error ? section("Error", h("p", {class: "error-text", id: "task-error"},
         task.error_type ? h("strong", {}, `${task.error_type}: `) : null, task.error)) : null,
       task.traceback ? section("Traceback", h("pre", {class: "traceback", id: "traceback"}, task.traceback)) : null,

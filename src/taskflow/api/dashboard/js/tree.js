@@ -114,7 +114,10 @@ class TreeModel {
     if (type === "waiting") task.waiting = {key: data.signal, since: event.time, timeout: data.timeout};
     if (type === "resumed" || TERMINAL.has(task.status)) task.waiting = null;
     if (TERMINAL.has(task.status) && type !== "progress") { task.completed_at = event.time; task.error = data.error ?? task.error; }
-    if (type === "retrying") task.completed_at = null;
+    if (type === "retrying" || type === "started") {
+      task.completed_at = null; task.result = null; task.traceback = null;
+      if (type === "retrying") task.error = data.error ?? null;
+    }
     if (this.tree.status === "queued" || this.tree.status === "pending") this.tree.status = "in_progress";
     return true;
   }
@@ -182,7 +185,7 @@ function taskRow(model, id, depth, selected, onToggle, onSelect) {
 }
 
 function statusIcon(status) {
-  return {pending: "○", in_progress: "◐", completed: "●", failed: "✕", cancelled: "⊘", waiting: "⏸"}[status] || "?";
+  return {pending: "○", in_progress: "◐", completed: "●", failed: "✕", cancelled: "⊘", waiting: "◇"}[status] || "?";
 }
 
 export function treeView(context, treeId, selectedTask) {
@@ -213,7 +216,7 @@ export function treeView(context, treeId, selectedTask) {
       detail)));
 
   const act = async (label, call) => {
-    try { await call(); notice(label, "info"); }
+    try { await call(); notice(label, "info"); listen(); }
     catch (exc) {
       if (exc instanceof ApiError && exc.status === 401) { unauthorized(); return; }
       notice(`${label} failed: ${exc.message}`);
@@ -247,7 +250,7 @@ export function treeView(context, treeId, selectedTask) {
     waiting.hidden = tasks.length === 0;
     clear(waiting, tasks.length ? h("h2", {}, `Waiting for you (${tasks.length})`) : null,
       tasks.slice(0, 20).map((task) => h("div", {class: "waits-item", dataset: {task: task.id}},
-        h("span", {class: "icon s-waiting"}, "⏸"),
+        h("span", {class: "icon s-waiting"}, "◇"),
         h("a", {href: `#/trees/${treeId}/tasks/${task.id}`}, task.key),
         h("span", {}, ` waits for “${task.waiting.key}” since ${when(task.waiting.since)}`),
         h("button", {type: "button", class: "primary", onclick: () => select(task.id, true)}, "Review"))));
@@ -331,11 +334,22 @@ export function treeView(context, treeId, selectedTask) {
     if (selected && model.tasks.has(selected)) select(selected, false);
     view.dataset.firstRenderMs = String(Math.round(performance.now() - began));
     view.dataset.ready = "true";
+    listen();
+  }
+
+  let following = false;
+  let lastSeq = 0;
+
+  /** Follow the tree's events from the last one seen (again after a retry reopens it). */
+  async function listen() {
+    if (following || abort.signal.aborted) return;
+    following = true;
     try {
       await follow(treeId, {
-        after: 0,
+        after: lastSeq,
         signal: abort.signal,
         onEvent: (type, event) => {
+          if (typeof event.seq === "number") lastSeq = Math.max(lastSeq, event.seq);
           if (model.apply(type, event)) dirty = true;
           if (type === "end") refresh();
           schedule();
@@ -345,6 +359,8 @@ export function treeView(context, treeId, selectedTask) {
     } catch (exc) {
       if (exc instanceof ApiError && exc.status === 401) unauthorized();
       else if (!abort.signal.aborted) notice(`Live updates stopped: ${exc.message}`);
+    } finally {
+      following = false;
     }
   }
 
