@@ -178,3 +178,26 @@ async def test_executors_and_health(api: ApiServer) -> None:
     assert status == 200 and "seconds" in body["input_schema"]["properties"]
     assert (await api.call("GET", "/healthz", None))[0] == 200
     assert (await api.call("GET", "/readyz", None))[1] == {"status": "ready"}
+
+
+async def test_listed_trees_carry_their_rolled_up_progress(api: ApiServer) -> None:
+    half = {
+        "name": "half",
+        "tasks": [
+            {"key": "done", "executor": "noop"},
+            {"key": "ask", "executor": "signal.wait", "inputs": {"key": "approval"}},
+        ],
+    }
+    _, waiting, _ = await api.call("POST", "/v1/trees", json=half)
+    _, finished, _ = await api.call("POST", "/v1/trees", json=TREE)
+    await api.wait_status(finished["id"], {"completed"})
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while True:  # the root's progress is written at most every 0.2 s
+        _, page, _ = await api.call("GET", "/v1/trees")
+        progress = {item["id"]: item["progress"] for item in page["items"]}
+        if progress[waiting["id"]] == 0.5:
+            break
+        assert loop.time() < deadline, progress
+        await asyncio.sleep(0.05)
+    assert progress[finished["id"]] == 1.0

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from api_server import ApiServer, api_server
-from conftest import service_unavailable
 
+from conftest import service_unavailable
 from taskflow.api import ApiSettings
 
 CHROMIUM = os.environ.get("TASKFLOW_CHROMIUM", "/usr/bin/chromium")
@@ -34,13 +34,22 @@ async def api(sqlite_url: str) -> AsyncIterator[ApiServer]:
         yield server
 
 
+def _chromium_installed() -> bool:
+    return os.path.exists(CHROMIUM) or shutil.which(CHROMIUM) is not None
+
+
+def _screenshot_path(name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
+
+
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     try:
         from playwright.async_api import async_playwright
     except ImportError:
         service_unavailable("Playwright", "pip install playwright (the dev extra has it)")
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+    if not _chromium_installed():
         service_unavailable("Chromium", f"no browser at {CHROMIUM} (apt-get install chromium)")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
@@ -79,8 +88,7 @@ class Page:
         await self.page.wait_for_selector("#view[data-ready=true]")
 
     async def shot(self, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        path = _screenshot_path(name)
         await self.page.screenshot(path=str(path))
         return path
 

@@ -91,14 +91,18 @@ async def test_a_submitted_tree_reaches_completed_on_the_page_without_a_reload(
     assert await page.page.evaluate("performance.getEntriesByType('navigation').length") == (
         navigations
     )
-    statuses = await page.page.eval_on_selector_all(".row", "rows => rows.map(r => r.dataset.status)")
+    statuses = await page.page.eval_on_selector_all(
+        ".row", "rows => rows.map(r => r.dataset.status)"
+    )
     assert set(statuses) == {"completed"}
     await page.shot("tree-completed")
 
 
 async def test_a_running_tree_is_cancelled_from_the_page(page: Page, api: ApiServer) -> None:
     await page.sign_in()
-    tree_id = await submit(api, tree("long", {"key": "nap", "executor": "sleep", "inputs": {"seconds": 60}}))
+    tree_id = await submit(
+        api, tree("long", {"key": "nap", "executor": "sleep", "inputs": {"seconds": 60}})
+    )
     await page.open_tree(tree_id)
     await page.page.wait_for_selector(".row[data-key=nap][data-status=in_progress]", timeout=15_000)
     page.page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
@@ -168,7 +172,10 @@ async def test_a_ten_thousand_task_tree_renders_quickly_and_scrolls(
     page: Page, api: ApiServer
 ) -> None:
     groups = [
-        {"key": f"g{g}", "children": [{"key": f"g{g}-t{t}", "executor": "noop"} for t in range(100)]}
+        {
+            "key": f"g{g}",
+            "children": [{"key": f"g{g}-t{t}", "executor": "noop"} for t in range(100)],
+        }
         for g in range(100)
     ]
     definition = {"key": "big", "children": groups}

@@ -15,8 +15,8 @@ import time
 
 from aiohttp import web
 
-from taskflow.api.dashboard import is_public
 from taskflow.api.context import LIMITS, MANAGER, SETTINGS
+from taskflow.api.dashboard import is_public
 from taskflow.api.problems import Handler, Problem
 from taskflow.storage.api_keys import ApiKeyRecord, ApiKeyStore, hash_key, matches, prefix_of
 

@@ -47,6 +47,12 @@ _TREE_PROPERTIES: dict[str, Any] = {
     "started_at": TIME,
     "finished_at": TIME,
     "owner": {**NULLABLE_STRING, "description": "The process that runs it now, if any."},
+    "progress": {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "description": "Rolled up from every task (1 once the tree is finished).",
+    },
     "status_url": {"type": "string"},
     "events_url": {"type": "string"},
 }
@@ -130,7 +136,6 @@ def schemas() -> dict[str, Any]:
             "required": ["id", "status", "tasks"],
             "properties": {
                 **_TREE_PROPERTIES,
-                "progress": {"type": "number"},
                 "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
                 "waiting": {"type": "array", "items": {"type": "string"}},
                 "tasks": {"type": "array", "items": _ref("Task")},

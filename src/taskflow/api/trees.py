@@ -31,7 +31,7 @@ from taskflow.api.views import (
 )
 from taskflow.exceptions import DefinitionError
 from taskflow.models import TaskTree, TreeStatus
-from taskflow.storage import TreeQuery
+from taskflow.storage import TaskQuery, TreeQuery
 from taskflow.treefile import TreeFile, TreeFileError, tree_from_text
 
 routes = web.RouteTableDef()
@@ -220,10 +220,15 @@ async def list_trees(request: web.Request) -> web.Response:
         before=decode_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )
-    found = await request.app[READER].storage.select_trees(query)
+    storage = request.app[READER].storage
+    found = await storage.select_trees(query)
     page = found[:limit]
     next_cursor = encode_cursor(page[-1]) if len(found) > limit else None
-    return web.json_response({"items": [tree_summary(t) for t in page], "next_cursor": next_cursor})
+    # a tree's progress is its root's, rolled up from every task (one query for the page)
+    roots = await storage.select(TaskQuery(ids=[t.id for t in page], with_results=False))
+    progress = {root.id: root.progress for root in roots}
+    items = [tree_summary(t, progress.get(t.id)) for t in page]
+    return web.json_response({"items": items, "next_cursor": next_cursor})
 
 
 @routes.get(f"{API}/trees/{{tree_id}}")

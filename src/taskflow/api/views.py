@@ -24,9 +24,11 @@ def tree_urls(tree_id: str) -> dict[str, str]:
     }
 
 
-def tree_summary(tree: TaskTree) -> dict[str, Any]:
-    """A tree as listed: its record (who runs it, not the lease's token) and its URLs."""
+def tree_summary(tree: TaskTree, progress: float | None = None) -> dict[str, Any]:
+    """A tree as listed: its record (who runs it, not the lease's token), its progress (its
+    root's, from 0 to 1; 1 once finished) and its URLs."""
     data = tree.to_dict()
+    data["progress"] = 1.0 if tree.is_finished else (progress or 0.0)
     lease = data.pop("lease")
     data["owner"] = lease["owner"] if tree.held_by() else None
     data.update(tree_urls(tree.id))
