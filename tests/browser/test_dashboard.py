@@ -222,3 +222,31 @@ async def test_the_pages_fit_a_narrow_window(browser: Any, api: ApiServer) -> No
     finally:
         await context.close()
     assert page.errors == []
+
+
+async def test_schedules_are_listed_paused_and_run_now_from_the_page(
+    page: Page, api: ApiServer
+) -> None:
+    document = {
+        "name": "nightly",
+        "schedule": {"cron": "0 3 * * *", "timezone": "Europe/Paris"},
+        "tasks": [{"key": "a", "executor": "noop"}],
+    }
+    status, created, _ = await api.call("POST", "/v1/schedules", json=document)
+    assert status == 201, created
+    await page.sign_in()
+    await page.page.goto(f"{api.url}/#/schedules/{created['id']}")
+    row = f"tr[data-schedule='{created['id']}']"
+    await page.page.wait_for_selector(f"{row}[data-state=active]")
+    await wait_text(page, row, "cron 0 3 * * * (Europe/Paris)")
+    await page.page.wait_for_selector("#next-fires li")
+    await page.page.click(f"{row} button.pause")
+    await page.page.wait_for_selector(f"{row}[data-state=paused]")
+    _, shown, _ = await api.call("GET", f"/v1/schedules/{created['id']}")
+    assert shown["state"] == "paused"
+    await page.page.click(f"{row} button.trigger")
+    await page.page.wait_for_selector("#fires a", timeout=15_000)  # the tree it started
+    await page.shot("schedules")
+    await page.page.click("#fires a")
+    await page.page.wait_for_selector("#view[data-ready=true]")
+    await wait_text(page, "#tree-status", "completed")

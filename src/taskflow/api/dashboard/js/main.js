@@ -3,6 +3,7 @@
 import {ApiError, apiKey, get, setApiKey} from "./api.js";
 import {clear, h} from "./dom.js";
 import {executorsView} from "./executors.js";
+import {schedulesView} from "./schedules.js";
 import {submitView} from "./submit.js";
 import {treeView} from "./tree.js";
 import {treesView} from "./trees.js";
@@ -68,6 +69,7 @@ export function route() {
   let mounted;
   if (parts[0] === "trees" && parts[1]) mounted = treeView(context, parts[1], parts[3]);
   else if (parts[0] === "executors") mounted = executorsView(context, parts[1]);
+  else if (parts[0] === "schedules") mounted = schedulesView(context, parts[1]);
   else if (parts[0] === "submit") mounted = submitView(context);
   else mounted = treesView(context);
   current = mounted || null;
