@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from taskflow.api import executors, sse, tasks, trees
+from taskflow.api import dashboard, executors, sse, tasks, trees
 from taskflow.api.auth import KEYS, KeyCache, authentication
 from taskflow.api.context import LIMITS, MANAGER, READER, SETTINGS, WAKE
 from taskflow.api.limits import RateLimits
@@ -55,7 +55,7 @@ def create_app(
     app[SETTINGS] = settings
     app[LIMITS] = RateLimits(settings)
     app[WAKE] = wake or _nothing
-    for module in (trees, tasks, sse, executors):
+    for module in (trees, tasks, sse, executors, dashboard):
         app.add_routes(module.routes)
     for extra in (openapi, schedules, metrics):
         app.add_routes(extra.routes)

@@ -17,6 +17,7 @@ import time
 from aiohttp import web
 
 from taskflow.api.context import LIMITS, MANAGER, SETTINGS
+from taskflow.api.dashboard import is_public
 from taskflow.api.problems import Handler, Problem
 from taskflow.storage.api_keys import ApiKeyRecord, ApiKeyStore, hash_key, matches, prefix_of
 
@@ -164,7 +165,7 @@ def _allowed(request: web.Request, principal: Principal) -> Principal:
 @web.middleware
 async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Resolve the caller (or refuse) and take a rate-limit token for it."""
-    if request.path in OPEN_PATHS:
+    if request.path in OPEN_PATHS or is_public(request.path):
         return await handler(request)
     settings = request.app[SETTINGS]
     principal = await authenticate(request) if settings.auth else ANONYMOUS
