@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services import service_unavailable
 
 from taskflow import EngineSettings, TaskManager, TaskRepository, create_session
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TASKFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-REQUIRE_SERVICES = os.environ.get("TASKFLOW_REQUIRE_SERVICES") == "1"
 
 
 @pytest.fixture(autouse=True)
@@ -30,14 +30,6 @@ def _isolated_home(
     """Never touch the user's ~/.taskflow: the default database lives in a temp dir."""
     monkeypatch.setenv("TASKFLOW_HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.delenv("TASKFLOW_DATABASE_URL", raising=False)
-
-
-def service_unavailable(name: str, reason: str) -> None:
-    """Skip, or fail when services are required."""
-    message = f"{name} is not available: {reason}"
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{message} (TASKFLOW_REQUIRE_SERVICES=1)")
-    pytest.skip(message)
 
 
 async def _postgres_admin(statement: str) -> None:

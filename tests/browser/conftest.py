@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from api_server import ApiServer, api_server
+from services import service_unavailable
 
-from conftest import service_unavailable
 from taskflow.api import ApiSettings
 
 CHROMIUM = os.environ.get("TASKFLOW_CHROMIUM", "/usr/bin/chromium")

@@ -13,18 +13,11 @@ from typing import Any
 
 import pytest
 from celery_workers import Worker, environment, workers
+from services import service_unavailable
 
 from taskflow.backends.celery import CelerySettings
 
 REDIS_URL = os.environ.get("TASKFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-def service_unavailable(name: str, reason: str) -> None:
-    """Skip, or fail when services are required (as tests/conftest.py does)."""
-    message = f"{name} is not available: {reason}"
-    if os.environ.get("TASKFLOW_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{message} (TASKFLOW_REQUIRE_SERVICES=1)")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
