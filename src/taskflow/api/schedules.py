@@ -35,35 +35,19 @@ def _iso(moment: Any) -> str | None:
 
 
 def schedule_view(schedule: ScheduleRecord, coming: Any = ()) -> dict[str, Any]:
-    """A schedule, with its next fire times when given."""
-    return {
-        "id": schedule.id,
-        "name": schedule.name,
-        "user_id": schedule.user_id,
-        "state": "paused" if schedule.is_paused else "active",
-        "spec": dict(schedule.spec),
-        "paused_at": _iso(schedule.paused_at),
-        "watermark": _iso(schedule.watermark),
-        "next_fire_at": _iso(schedule.next_fire_at),
-        "missed": schedule.missed,
-        "created_at": _iso(schedule.created_at),
-        "updated_at": _iso(schedule.updated_at),
-        "next_fires": [{"nominal": _iso(f.nominal), "run_at": _iso(f.run_at)} for f in coming],
-        "url": f"{API}/schedules/{schedule.id}",
-    }
+    """A schedule, with its next fire times when given (not the server's file it came from)."""
+    data = schedule.to_dict()
+    del data["source"]
+    data["next_fires"] = [{"nominal": _iso(f.nominal), "run_at": _iso(f.run_at)} for f in coming]
+    data["url"] = f"{API}/schedules/{schedule.id}"
+    return data
 
 
 def fire_view(fire: FireRecord) -> dict[str, Any]:
     """One fire of a schedule."""
-    return {
-        "nominal": _iso(fire.nominal),
-        "run_at": _iso(fire.run_at),
-        "kind": fire.kind.value,
-        "status": fire.status.value,
-        "tree_id": fire.tree_id,
-        "reason": fire.reason,
-        "recorded_at": _iso(fire.recorded_at),
-    }
+    data = fire.to_dict()
+    del data["schedule_id"]
+    return data
 
 
 async def visible_schedule(request: web.Request) -> ScheduleRecord:

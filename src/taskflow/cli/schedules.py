@@ -338,20 +338,7 @@ def delete(ref: str, db_url: str | None) -> None:
 
 def schedule_json(schedule: ScheduleRecord, coming: list[Any] | None = None) -> dict[str, Any]:
     """A schedule as JSON (with its next fire times when given)."""
-    data: dict[str, Any] = {
-        "id": schedule.id,
-        "name": schedule.name,
-        "user_id": schedule.user_id,
-        "source": schedule.source,
-        "state": "paused" if schedule.is_paused else "active",
-        "spec": dict(schedule.spec),
-        "paused_at": _iso(schedule.paused_at),
-        "watermark": _iso(schedule.watermark),
-        "next_fire_at": _iso(schedule.next_fire_at),
-        "missed": schedule.missed,
-        "created_at": _iso(schedule.created_at),
-        "updated_at": _iso(schedule.updated_at),
-    }
+    data = schedule.to_dict()
     if coming is not None:
         data["next_fires"] = [
             {"nominal": _iso(f.nominal), "run_at": _iso(f.run_at)} for f in coming
@@ -361,16 +348,7 @@ def schedule_json(schedule: ScheduleRecord, coming: list[Any] | None = None) -> 
 
 def fire_json(fire: FireRecord) -> dict[str, Any]:
     """A fire record as JSON."""
-    return {
-        "schedule_id": fire.schedule_id,
-        "nominal": _iso(fire.nominal),
-        "run_at": _iso(fire.run_at),
-        "kind": fire.kind.value,
-        "status": fire.status.value,
-        "tree_id": fire.tree_id,
-        "reason": fire.reason,
-        "recorded_at": _iso(fire.recorded_at),
-    }
+    return fire.to_dict()
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -80,6 +80,24 @@ class ScheduleRecord:
         """Whether it is paused."""
         return self.paused_at is not None
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of what people see of it (times in ISO 8601; ``state`` is
+        ``paused`` or ``active``; the definition and the version left out)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "user_id": self.user_id,
+            "source": self.source,
+            "state": "paused" if self.is_paused else "active",
+            "spec": dict(self.spec),
+            "paused_at": _iso(self.paused_at),
+            "watermark": _iso(self.watermark),
+            "next_fire_at": _iso(self.next_fire_at),
+            "missed": self.missed,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+        }
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class FireRecord:
@@ -104,3 +122,20 @@ class FireRecord:
     tree_id: str | None = None
     reason: str | None = None
     recorded_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (times in ISO 8601)."""
+        return {
+            "schedule_id": self.schedule_id,
+            "nominal": _iso(self.nominal),
+            "run_at": _iso(self.run_at),
+            "kind": self.kind.value,
+            "status": self.status.value,
+            "tree_id": self.tree_id,
+            "reason": self.reason,
+            "recorded_at": _iso(self.recorded_at),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
