@@ -57,6 +57,18 @@ class CtSleep(BaseTask):
 
 
 @executor_register()
+class CtSpan(BaseTask):
+    """Sleeps ``seconds``; its result says when it ran (wall clock: the workers share one)."""
+
+    id = "ct.span"
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        began = time.time()
+        await asyncio.sleep(float(inputs.get("seconds", 0.3)))
+        return {"began": began, "ended": time.time(), "pid": os.getpid()}
+
+
+@executor_register()
 class CtBlock(BaseTask):
     """Blocks its process (``time.sleep``): it answers neither the cancel flag nor asyncio."""
 

@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from taskflow.backends.permits import Permits
 from taskflow.backends.rates import MemoryRateLimiter, RateLimiter
 from taskflow.executors import Outcome
 
@@ -101,6 +102,12 @@ class ExecutionBackend(abc.ABC):
         if self._limiter is None:
             self._limiter = MemoryRateLimiter()
         return self._limiter
+
+    @property
+    def permits(self) -> Permits | None:
+        """Concurrency permits shared with the other managers whose attempts run where this
+        backend runs them (``None``: each manager's own count is the limit)."""
+        return None
 
     @abc.abstractmethod
     def submit(self, attempt: Attempt, reports: Reports) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from taskflow.backends.base import Attempt, ExecutionBackend, Reports
+from taskflow.backends.permits import Permits
 from taskflow.backends.rates import RateLimiter
 
 
@@ -34,6 +35,11 @@ class RoutingBackend(ExecutionBackend):
     def rate_limiter(self) -> RateLimiter:
         """The remote backend's (shared with other processes, when it shares its own)."""
         return self.remote.rate_limiter
+
+    @property
+    def permits(self) -> Permits | None:
+        """The remote backend's (the limits of executors run here hold across processes too)."""
+        return self.remote.permits
 
     def _backend(self, attempt: Attempt) -> ExecutionBackend:
         return self.local if self.runs_locally(attempt) else self.remote

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from taskflow.backends.base import FORCED_STOP, Attempt, ExecutionBackend, Reports
+from taskflow.backends.permits import Permits
 from taskflow.executors import Outcome
 from taskflow.models import ErrorType, TaskStatus
 
@@ -53,6 +54,8 @@ class ScriptedBackend(ExecutionBackend):
             repeats), or a function of the `Attempt` returning a step.
         default: The step of tasks the script does not name.
         ignore_cancel: Keys of tasks that ignore cancellation until forced (``grace=0``).
+        permits: Concurrency permits to share with other managers (as if attempts ran on
+            shared workers).
 
     Attributes:
         submitted: Every attempt handed over, in order.
@@ -66,14 +69,21 @@ class ScriptedBackend(ExecutionBackend):
         *,
         default: Step = DONE,
         ignore_cancel: Sequence[str] = (),
+        permits: Permits | None = None,
     ) -> None:
         self.script = dict(script or {})
+        self._permits = permits
         self.default = default
         self.ignore_cancel = set(ignore_cancel)
         self.submitted: list[Attempt] = []
         self.cancelled: dict[str, str] = {}
         self.signalled: list[tuple[str, str, Any]] = []
         self._running: dict[str, tuple[Attempt, Reports]] = {}
+
+    @property
+    def permits(self) -> Permits | None:
+        """The permits given (shared by the managers of a test, as workers' would be)."""
+        return self._permits
 
     def _step(self, attempt: Attempt) -> Step:
         entry = self.script.get(attempt.key, self.default)

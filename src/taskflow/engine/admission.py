@@ -1,17 +1,18 @@
-"""`Admission`: rate limits, applied to ready tasks before they take a slot.
+"""`Admission`: rate limits and shared permits, applied to ready tasks before they take a slot.
 
 A ready task of a rate-limited kind reserves its start time with the backend's `RateLimiter`
 — its executor's bucket (the task's own ``rate_limit``, else the settings' ``rate_limits``,
 else the executor's ``rate_limit``) and the settings' global ``rate_limit`` — and waits here
-until then, holding no concurrency slot, so that tasks of other kinds run meanwhile. Then it
-is ready again, admitted, and takes a slot like any other.
+until then, holding no concurrency slot, so that tasks of other kinds run meanwhile. A task of
+an executor whose concurrency limit is shared with other managers (`Slots.shared`) then waits
+here for its permit. Then it is ready again, admitted, and takes a slot like any other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from taskflow.engine.context import RunContext
 from taskflow.engine.graph import Node
@@ -44,14 +45,21 @@ class Admission:
         return bool(self._held)
 
     def holds(self, node: Node) -> bool:
-        """Whether ``node`` must wait for its rate limits first (it is then held here)."""
+        """Whether ``node`` must wait for its rate limits or its permit first (it is then
+        held here)."""
         if (node.id, node.attempt) in self._admitted:
             return False  # admitted (it may still wait for a slot: it is not held again)
         limits = self._limits(node)
-        if not limits:
+        executor = node.base.executor or ""
+        slots = self.context.slots
+        needs_permit = slots.shared(executor) and not slots.holds_permit(node.id)
+        if not limits and not needs_permit:
             return False
         if node.id not in self._held:
-            self._held[node.id] = asyncio.ensure_future(self._reserve(node, limits))
+            if limits:
+                self._held[node.id] = asyncio.ensure_future(self._reserve(node, limits))
+            else:
+                self._held[node.id] = asyncio.ensure_future(self._permit(node))
         return True
 
     def _limits(self, node: Node) -> list[tuple[str, float]]:
@@ -80,10 +88,18 @@ class Admission:
             logger.exception("task %s: the rate limiter failed; it starts unlimited", node.key)
             delays = [0.0]
         delay = max(delays)
-        if delay <= 0:
+        if self.context.slots.shared(node.base.executor or ""):
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self._permit(node)
+        elif delay <= 0:
             self._admit(node)
         else:
             self._held[node.id] = asyncio.get_running_loop().call_later(delay, self._admit, node)
+
+    async def _permit(self, node: Node) -> None:
+        await self.context.slots.permit(node.base.executor or "", node.id)
+        self._admit(node)
 
     def _admit(self, node: Node) -> None:
         self._held.pop(node.id, None)
@@ -91,8 +107,20 @@ class Admission:
         self._admitted.add((node.id, node.attempt))
         self.ready(node)
 
-    def close(self) -> None:
-        """Drop every held task (the run ended)."""
+    def drop(self, node: Node) -> None:
+        """``node`` will not start (it was cancelled): stop holding it, and give back its
+        permit."""
+        held = self._held.pop(node.id, None)
+        if held is not None:
+            held.cancel()
+        self.context.slots.release_permit(node.id)
+
+    def close(self, running: Collection[str] = ()) -> None:
+        """Drop every held task (the run ended), and the permits of the tasks admitted that
+        are not ``running`` (ids)."""
         for held in self._held.values():
             held.cancel()
         self._held.clear()
+        for task_id, _ in self._admitted:
+            if task_id not in running:
+                self.context.slots.release_permit(task_id)

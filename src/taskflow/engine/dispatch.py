@@ -184,7 +184,7 @@ class Dispatch:
             self._by_node[running.node.id] = running
             self._by_dispatch[dispatch_id] = running
             self.holding += 1
-            self.host.context.slots.take(running.node.base.executor or "")
+            self.host.context.slots.take(running.node.base.executor or "", running.node.id)
             backend.attach(attempt, self)
         return {found[dispatch_id][0].node.id for dispatch_id in known}
 
@@ -289,7 +289,7 @@ class Dispatch:
     def _release(self, running: Running) -> None:
         running.holds_slot = False
         self.holding -= 1
-        self.host.context.slots.release(running.node.base.executor or "")
+        self.host.context.slots.release(running.node.base.executor or "", running.node.id)
         self.host.slot_freed()
 
     # -- waits ----------------------------------------------------------------------------------
@@ -341,9 +341,10 @@ class Dispatch:
             running.wait_timer.cancel()
             running.wait_timer = None
         executor = running.node.base.executor or ""
-        await self.host.context.slots.acquire(executor)
+        await self.host.context.slots.acquire(executor, running.node.id)
         if self._by_dispatch.get(running.dispatch_id) is not running:
-            self.host.context.slots.release(executor)  # it ended while we waited for a slot
+            # it ended while we waited for a slot
+            self.host.context.slots.release(executor, running.node.id)
             return
         running.holds_slot = True
         self.holding += 1

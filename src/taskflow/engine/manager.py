@@ -92,7 +92,7 @@ class Engine:
         self.backend = backend
         self.events = events or EventBus()
         self.owner = new_owner_id()
-        self.slots = Slots(self.settings, self.registry)
+        self.slots = Slots(self.settings, self.registry, backend.permits)
         self.hooks = Hooks()
         self._context = RunContext(
             self.storage, self.registry, backend, self.settings, self.slots, self.events, self.hooks
@@ -511,6 +511,7 @@ class Engine:
                 await self._watcher
             self._watcher = None
         await self.keeper.close()
+        await self.slots.close()
         await self.backend.close()
         await self.task_repository.close()
 

@@ -146,7 +146,7 @@ class TreeRun:
         finally:
             unwatch()
             self.timers.cancel_all()
-            self.admission.close()
+            self.admission.close({node.id for node in self.dispatch.running_nodes()})
             self.dispatch.close()
             if self.failure is not None:
                 self.batch.abandon()
@@ -302,8 +302,11 @@ class TreeRun:
                 break
             entry = heapq.heappop(self._ready)
             node = entry[2]
-            if not self.graph.startable(node) or self.admission.holds(node):
-                continue  # cancelled while it waited, or held back by a rate limit
+            if not self.graph.startable(node):
+                self.context.slots.release_permit(node.id)  # cancelled while it waited
+                continue
+            if self.admission.holds(node):
+                continue  # held back by a rate limit, or waiting for its permit
             executor_id = node.base.executor
             assert executor_id is not None
             if not slots.try_acquire(executor_id):
@@ -386,6 +389,7 @@ class TreeRun:
                 self.dispatch.request_stop(victim, CancelRequest(why, error_type))
             elif not victim.is_terminal:
                 self.timers.cancel(victim.id)
+                self.admission.drop(victim)
                 self.changes.cancel_pending(victim, why, error_type)
                 affected.extend(self.graph.finished(victim))
         return affected

@@ -14,6 +14,7 @@ import pytest
 
 from taskflow import BaseTask, EngineSettings, MemoryRepository, TaskStatus
 from taskflow.backends import ScriptedBackend
+from taskflow.backends.permits import Permits
 from taskflow.backends.scripted import Script
 from taskflow.engine import Engine
 from taskflow.executors import ExecutorRegistry
@@ -77,11 +78,12 @@ async def make_engine() -> AsyncIterator[Make]:
         *,
         repository: MemoryRepository | None = None,
         ignore_cancel: tuple[str, ...] = (),
+        permits: Permits | None = None,
         **settings: Any,
     ) -> Engine:
         found = registry()
         repo = repository or MemoryRepository(registry=found)
-        backend = ScriptedBackend(script, ignore_cancel=ignore_cancel)
+        backend = ScriptedBackend(script, ignore_cancel=ignore_cancel, permits=permits)
         engine = Engine(repo, backend=backend, settings=EngineSettings(**settings), registry=found)
         made.append(engine)
         return engine

@@ -26,6 +26,7 @@ from typing import Any
 from taskflow.backends.base import FORCED_STOP, Attempt, ExecutionBackend, Reports
 from taskflow.backends.celery.app import async_redis_client, create_app, redis_client
 from taskflow.backends.celery.flight import Flight
+from taskflow.backends.celery.permits import RedisPermits
 from taskflow.backends.celery.protocol import (
     CANCEL,
     DONE,
@@ -42,6 +43,7 @@ from taskflow.backends.celery.protocol import (
 )
 from taskflow.backends.celery.rates import RedisRateLimiter
 from taskflow.backends.celery.settings import CelerySettings
+from taskflow.backends.permits import Permits
 from taskflow.backends.rates import RateLimiter
 from taskflow.executors import Outcome
 from taskflow.models import ErrorType, TaskStatus
@@ -76,6 +78,7 @@ class CeleryBackend(ExecutionBackend):
         self._wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._helpers: set[asyncio.Task[Any]] = set()
+        self._permits: RedisPermits | None = None
         self._closed = False
 
     def __len__(self) -> int:
@@ -87,6 +90,13 @@ class CeleryBackend(ExecutionBackend):
         if self._limiter is None:
             self._limiter = RedisRateLimiter(self._async(), self.keys)
         return self._limiter
+
+    @property
+    def permits(self) -> Permits:
+        """Concurrency permits in Redis: an executor's limit holds across orchestrators."""
+        if self._permits is None:
+            self._permits = RedisPermits(self._async(), self.keys, self.settings.permit_seconds)
+        return self._permits
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -386,6 +396,8 @@ class CeleryBackend(ExecutionBackend):
         for flight in list(self._flights.values()):
             await self._force(flight)
         self._closed = True
+        if self._permits is not None:
+            await self._permits.close()
         for task in [*self._tasks, *self._helpers]:
             task.cancel()
         for task in [*self._tasks, *self._helpers]:

@@ -12,6 +12,9 @@ Keys, under the configured prefix ``P``:
 ``P:lost:{dispatch_id}``       the orchestrator gave the attempt up (lost, cancelled before
                                it started, stopped by force): it must not run
 ``P:deliveries:{dispatch_id}`` how many times its message was taken
+``P:rate:{bucket}``            the next start a rate limit allows
+``P:permits:{bucket}``         the holders of a concurrency limit's permits, scored by
+                               when each expires unless renewed
 =============================  ===========================================================
 
 Every stream entry has two fields: ``type`` and ``data`` (JSON). Streams are read from a
@@ -117,6 +120,10 @@ class Keys:
     def rate(self, name: str) -> str:
         """The shared state of one rate limit."""
         return f"{self.prefix}:rate:{name}"
+
+    def permits(self, bucket: str) -> str:
+        """The holders of one concurrency limit's permits (``bucket``: ``executor:ID``)."""
+        return f"{self.prefix}:permits:{bucket}"
 
 
 def encode(kind: str, data: Mapping[str, Any]) -> dict[str, str]:

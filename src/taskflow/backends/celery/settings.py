@@ -43,6 +43,10 @@ class CelerySettings:
             message is delivered again after it.
         force_margin_seconds: After a cancel's grace period, how long the worker gets to
             report before the attempt is revoked with ``terminate=True``.
+        permit_seconds: How long a concurrency permit (an executor's limit, shared by every
+            orchestrator) outlives the orchestrator that took it without renewing it; its
+            successor takes it again when it follows the attempt. Keep it above the
+            engine's ``lease_seconds``, so that a successor on another machine finds it.
     """
 
     broker_url: str = DEFAULT_REDIS_URL
@@ -58,9 +62,15 @@ class CelerySettings:
     max_deliveries: int = 3
     visibility_timeout: float = 3600.0
     force_margin_seconds: float = 3.0
+    permit_seconds: float = 90.0
 
     def __post_init__(self) -> None:
-        for name in ("heartbeat_seconds", "worker_lost_seconds", "visibility_timeout"):
+        for name in (
+            "heartbeat_seconds",
+            "worker_lost_seconds",
+            "visibility_timeout",
+            "permit_seconds",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ConfigurationError(f"celery {name} must be a positive number, not {value!r}")
@@ -84,7 +94,8 @@ class CelerySettings:
         ``TASKFLOW_CELERY_ROUTES`` (``executor=queue,...``), ``TASKFLOW_CELERY_LOCAL``
         (``executor,...``), ``TASKFLOW_CELERY_HEARTBEAT_SECONDS``,
         ``TASKFLOW_CELERY_WORKER_LOST_SECONDS``, ``TASKFLOW_CELERY_VISIBILITY_TIMEOUT``,
-        ``TASKFLOW_CELERY_MAX_DELIVERIES``, ``TASKFLOW_CELERY_MAX_RESULT_BYTES``.
+        ``TASKFLOW_CELERY_MAX_DELIVERIES``, ``TASKFLOW_CELERY_MAX_RESULT_BYTES``,
+        ``TASKFLOW_CELERY_PERMIT_SECONDS``.
 
         Raises:
             ConfigurationError: a value is malformed.
@@ -105,6 +116,7 @@ class CelerySettings:
             "worker_lost_seconds": "TASKFLOW_CELERY_WORKER_LOST_SECONDS",
             "visibility_timeout": "TASKFLOW_CELERY_VISIBILITY_TIMEOUT",
             "force_margin_seconds": "TASKFLOW_CELERY_FORCE_MARGIN_SECONDS",
+            "permit_seconds": "TASKFLOW_CELERY_PERMIT_SECONDS",
         }
         values.update({k: _number(v, env[v]) for k, v in numbers.items() if env.get(v)})
         counts = {
