@@ -19,8 +19,10 @@ from taskflow import (
     TreeBusy,
     TreeStatus,
     build_tree,
+    create_session,
 )
 from taskflow.engine.graph import Node
+from taskflow.events import EventType, TaskEvent
 from taskflow.models import utcnow
 from taskflow.storage import LeaseClaim, TreeBatch, TreeState
 
@@ -36,7 +38,8 @@ async def _own(repository: TaskRepository, tree_id: str, owner: str) -> LeaseCla
     return LeaseClaim(owner, lease.token)
 
 
-def _batch(tree_id: str, claim: LeaseClaim, *nodes: Node) -> TreeBatch:
+def _batch(tree_id: str, claim: LeaseClaim, *nodes: Node, seq: int = 0) -> TreeBatch:
+    """A batch moving ``nodes``, with one event each (numbered after ``seq``)."""
     now = utcnow()
     state = TreeState(
         status=TreeStatus.IN_PROGRESS,
@@ -45,7 +48,12 @@ def _batch(tree_id: str, claim: LeaseClaim, *nodes: Node) -> TreeBatch:
         updated_at=now,
         lease_expires_at=now + timedelta(seconds=30),
     )
-    return TreeBatch(tree_id=tree_id, claim=claim, tree=state, tasks=[n.written() for n in nodes])
+    events = [
+        TaskEvent(EventType.STARTED, n.id, tree_id, {"key": n.key}, now, seq + i)
+        for i, n in enumerate(nodes, start=1)
+    ]
+    tasks = [n.written() for n in nodes]
+    return TreeBatch(tree_id=tree_id, claim=claim, tree=state, tasks=tasks, events=events)
 
 
 def _moved(task: object, status: TaskStatus) -> Node:
@@ -145,6 +153,7 @@ async def test_commit_is_fenced_by_the_lease_token(repository: TaskRepository) -
     task = await repository.create_task(name="noop", parent_id=root.id, key="a")
     first = await _own(repository, root.id, "manager-a")
     await repository.storage.commit(_batch(root.id, first, _moved(task, S.IN_PROGRESS)))
+    assert await repository.storage.events.last_seq(root.id) == 1
     tree = await repository.require_tree(root.id)
     assert tree.status is TreeStatus.IN_PROGRESS and tree.lease.owner == "manager-a"
     # manager-a's lease runs out; manager-b takes the tree over with a newer token
@@ -153,10 +162,12 @@ async def test_commit_is_fenced_by_the_lease_token(repository: TaskRepository) -
         root.id, "manager-b", now, now + timedelta(seconds=30)
     )
     assert taken is not None and taken.owner == "manager-b" and taken.token == first.token + 1
-    stale = _batch(root.id, first, _moved(await repository.require_task(task.id), S.COMPLETED))
+    moved = _moved(await repository.require_task(task.id), S.COMPLETED)
+    stale = _batch(root.id, first, moved, seq=1)
     with pytest.raises(LeaseLost, match="manager-b"):
         await repository.storage.commit(stale)
     assert (await repository.require_task(task.id)).status is S.IN_PROGRESS  # nothing written
+    assert await repository.storage.events.last_seq(root.id) == 1
 
 
 async def test_commit_is_all_or_nothing_when_a_status_moved(repository: TaskRepository) -> None:
@@ -168,6 +179,9 @@ async def test_commit_is_all_or_nothing_when_a_status_moved(repository: TaskRepo
     with pytest.raises(InvalidTransition, match=b.id):
         await repository.storage.commit(_batch(root.id, claim, _moved(a, S.IN_PROGRESS), stale_b))
     assert (await repository.require_task(a.id)).status is S.PENDING
+    assert await repository.storage.events.last_seq(root.id) == 0  # no event either
+    tree = await repository.require_tree(root.id)
+    assert tree.status is TreeStatus.PENDING  # nor the tree's new state
 
 
 async def test_claim_gives_each_tree_to_one_owner(repository: TaskRepository) -> None:
@@ -251,3 +265,24 @@ async def test_delete_refuses_to_orphan(repository: TaskRepository) -> None:
     assert await repository.get_task(root.id) is None
     with pytest.raises(TaskNotFound):
         await repository.delete_task(root.id)
+
+
+async def test_a_batch_whose_answer_was_lost_is_not_a_conflict_when_retried(
+    database_url: str,
+) -> None:
+    """The connection died after the database committed: the retry finds its own states."""
+    repository = create_session(database_url)
+    try:
+        root = await repository.create_task(name="root", executor=None)
+        task = await repository.create_task(name="noop", parent_id=root.id, key="a")
+        claim = await _own(repository, root.id, "manager-a")
+        batch = _batch(root.id, claim, _moved(task, S.IN_PROGRESS))
+        await repository.storage.commit(batch)
+        await repository.storage.commit(batch)  # the retry of a commit whose answer was lost
+        assert (await repository.require_task(task.id)).status is S.IN_PROGRESS
+        assert await repository.storage.events.last_seq(root.id) == 1
+        other = _batch(root.id, claim, _moved(task, S.COMPLETED))  # expects pending: it is not
+        with pytest.raises(InvalidTransition, match=task.id):
+            await repository.storage.commit(other)
+    finally:
+        await repository.close()

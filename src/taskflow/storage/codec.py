@@ -21,6 +21,7 @@ from typing import Any
 from taskflow.events import TaskEvent
 from taskflow.models import AttemptRecord, Dependency, Task, TaskStatus, TaskTree
 from taskflow.storage.records import TaskState, TreeBatch
+from taskflow.storage.writers import CONFLICT_MARK
 
 #: The newest schema migration; a fresh database is created at it. A test checks it is
 #: alembic's head.
@@ -152,6 +153,7 @@ class RowCodec:
         self.insert_tree_sql = self.insert_sql(TREES, TREE_COLUMNS)
         self.insert_event_sql = self.insert_sql(EVENTS, EVENT_COLUMNS)
         self.update_state_sql = self._update_states()
+        self._batch_sql: dict[tuple[bool, bool], str] = {}
         self.fence_sql = (
             f"UPDATE {TREES} SET status = {self.mark(1)}, started_at = {self.mark(2)}, "
             f"finished_at = {self.mark(3)}, updated_at = {self.mark(4)}, "
@@ -172,6 +174,56 @@ class RowCodec:
             f"UPDATE {SIGNALS} SET consumed_at = NULL, consumed_attempt = NULL "
             f"WHERE task_id = {self.mark(1)} AND consumed_attempt = {self.mark(2)}"
         )
+
+    def batch_sql(self, states: bool, events: bool) -> str:
+        """PostgreSQL: a whole batch as one statement (`Step.whole`): the lease fence, then
+        the task states and the events only if the fence held; one row if it did, none if
+        not; an error naming `CONFLICT_MARK` if a task's status had changed (nothing is
+        written). Parameters: the fence's, then one array per state column, one per event
+        column, and the number of states."""
+        key = (states, events)
+        cached = self._batch_sql.get(key)
+        if cached is not None:
+            return cached
+        index = 9  # the fence's parameters come first
+        parts = [f"fence AS ({self.fence_sql} RETURNING 1)"]
+
+        def arrays(columns: Sequence[str]) -> str:
+            nonlocal index
+            first, index = index, index + len(columns)
+            return ", ".join(
+                f"${first + i + 1}::{self._pg_type(c)}[]" for i, c in enumerate(columns)
+            )
+
+        if states:
+            columns = (*STATE_COLUMNS, "id", "expected")
+            sets = ", ".join(f"{c} = {self._cast(c, f'u.{c}')}" for c in STATE_COLUMNS)
+            parts.append(
+                f"states AS (UPDATE {TASKS} AS t SET {sets} FROM unnest({arrays(columns)}) "
+                f"AS u({', '.join(columns)}) WHERE t.id = u.id AND t.status = u.expected "
+                "AND EXISTS (SELECT 1 FROM fence) RETURNING 1)"
+            )
+        if events:
+            names = ", ".join(EVENT_COLUMNS)
+            values = ", ".join(self._cast(c, f"u.{c}") for c in EVENT_COLUMNS)
+            parts.append(
+                f"events AS (INSERT INTO {EVENTS} ({names}) SELECT {values} FROM "
+                f"unnest({arrays(EVENT_COLUMNS)}) AS u({names}) WHERE EXISTS (SELECT 1 FROM fence))"
+            )
+        check = "true"
+        if states:
+            expected = f"${index + 1}::int4"
+            check = (
+                f"CASE WHEN (SELECT count(*) FROM states) = {expected} THEN true ELSE "
+                f"('{CONFLICT_MARK}: ' || (SELECT count(*) FROM states) || ' of ' || {expected} "
+                "|| ' task states applied')::int = 0 END"
+            )
+        sql = (
+            f"WITH {', '.join(parts)} SELECT 1 FROM (SELECT count(*) AS n FROM fence) AS f "
+            f"WHERE CASE WHEN f.n = 0 THEN false ELSE {check} END"
+        )
+        self._batch_sql[key] = sql
+        return sql
 
     def mark(self, index: int) -> str:
         """The placeholder of parameter ``index`` (from 1)."""

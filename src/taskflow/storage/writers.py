@@ -32,17 +32,35 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 class Step:
     """One statement of a transaction: ``execute`` (``rows`` is one parameter tuple) or
-    ``executemany`` (``many``: a list of tuples), and the row count it must reach."""
+    ``executemany`` (``many``: a list of tuples), and the row count it must reach.
 
-    __slots__ = ("expect", "many", "rows", "sql")
+    A step that is ``whole`` is a transaction by itself: a single statement that checks its
+    own conditions (PostgreSQL's data-modifying ``WITH``), sent with no ``BEGIN``/``COMMIT``
+    around it — one round trip. It returns ``expect`` rows when it applied, fewer when its
+    first condition (the fence) failed; a later condition that fails raises an error whose
+    message holds `CONFLICT_MARK`, and nothing is written.
+    """
+
+    __slots__ = ("expect", "many", "rows", "sql", "whole")
 
     def __init__(
-        self, sql: str, rows: Any, *, many: bool = False, expect: int | None = None
+        self,
+        sql: str,
+        rows: Any,
+        *,
+        many: bool = False,
+        expect: int | None = None,
+        whole: bool = False,
     ) -> None:
         self.sql = sql
         self.rows = rows
         self.many = many
         self.expect = expect
+        self.whole = whole
+
+
+#: In the error a `Step.whole` statement raises when a condition after its first one fails.
+CONFLICT_MARK = "taskflow-conflict"
 
 
 class StepMismatch(Exception):
@@ -173,9 +191,13 @@ class EngineWriter(Writer):
         self.engine = engine
 
     async def write(self, steps: Sequence[Step]) -> None:
-        """One transaction on a pooled connection."""
+        """One transaction on a pooled connection (a `Step.whole` one is sent alone, with
+        no ``BEGIN``/``COMMIT``)."""
         try:
             async with self.engine.connect() as plain:
+                if len(steps) == 1 and steps[0].whole:
+                    await self._whole(plain, steps[0])
+                    return
                 conn = await plain.execution_options(taskflow_write=True)
                 async with conn.begin():
                     for index, step in enumerate(steps):
@@ -186,6 +208,32 @@ class EngineWriter(Writer):
             raise IntegrityViolation(f"the database refused the write: {exc.orig}") from exc
         except sa.exc.DBAPIError as exc:
             raise StorageError(f"database error: {exc.orig}") from exc
+
+    @staticmethod
+    async def _whole(plain: Any, step: Step) -> None:
+        """Straight to the driver (asyncpg: whole steps are made for PostgreSQL only),
+        outside any transaction: the statement is one."""
+        import asyncpg
+
+        pooled = await plain.get_raw_connection()
+        try:
+            rows = len(await pooled.driver_connection.fetch(step.sql, *step.rows))
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityViolation(f"the database refused the write: {exc}") from exc
+        except asyncpg.DataError as exc:  # the statement's own conflict check, or a value
+            if CONFLICT_MARK in str(exc):
+                raise StepMismatch(1, -1) from None
+            raise StorageError(f"database error: {exc}") from exc
+        except Exception as exc:
+            # the server ended the session (restart, failover, an administrator), the
+            # network failed, or the driver lost track: the pool makes a new connection
+            pooled.invalidate(exc)
+            raise StorageError(f"database error: {exc}") from exc
+        except asyncio.CancelledError:
+            pooled.invalidate()  # its answer may still come: the connection is not reused
+            raise
+        if step.expect is not None and rows != step.expect:
+            raise StepMismatch(0, rows)
 
     async def close(self) -> None:
         """The engine is closed by the storage."""
