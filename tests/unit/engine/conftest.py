@@ -77,11 +77,12 @@ async def make_engine() -> AsyncIterator[Make]:
         *,
         repository: MemoryRepository | None = None,
         ignore_cancel: tuple[str, ...] = (),
+        elsewhere: tuple[str, ...] = (),
         **settings: Any,
     ) -> Engine:
         found = registry()
         repo = repository or MemoryRepository(registry=found)
-        backend = ScriptedBackend(script, ignore_cancel=ignore_cancel)
+        backend = ScriptedBackend(script, ignore_cancel=ignore_cancel, elsewhere=elsewhere)
         engine = Engine(repo, backend=backend, settings=EngineSettings(**settings), registry=found)
         made.append(engine)
         return engine
