@@ -9,10 +9,12 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from taskflow import StorageError
+from taskflow.models import utcnow
 from taskflow.runtime import create_storage, normalise_url
+from taskflow.storage import TaskQuery
 from taskflow.storage.codec import HEAD_REVISION, VERSION_TABLE
 from taskflow.storage.migrate import MIGRATIONS, current_revision
-from taskflow.storage.schema import metadata
+from taskflow.storage.schema import metadata, tasks
 from taskflow.storage.sql import SqlStorage
 
 
@@ -52,6 +54,30 @@ async def test_fresh_database_is_created_at_head_and_matches_migrations(database
         assert await conn.run_sync(current_revision) == HEAD_REVISION
         assert await conn.run_sync(_differences) == []
     await storage.close()
+
+
+async def test_tasks_of_a_database_at_0005_have_no_cursor_once_upgraded(database_url: str) -> None:
+    storage = _storage(database_url)
+    now = utcnow()
+    row = {
+        "id": "t1", "tree_id": "t1", "key": "root", "name": "root", "executor": "noop",
+        "inputs": {}, "params": {}, "dependencies": [], "priority": 2, "position": 0,
+        "status": "in_progress", "progress": 0.5, "attempt": 1, "created_at": now,
+        "updated_at": now, "waiting": {"key": "go", "since": now.isoformat(), "timeout": None},
+    }  # fmt: skip
+    as_0005 = sa.table(
+        tasks.name, *(sa.column(c.name, c.type) for c in tasks.c if c.name != "cursor")
+    )
+    try:
+        assert await storage.upgrade("0005_api_keys") == "0005_api_keys"
+        async with storage.engine.begin() as conn:
+            await conn.execute(as_0005.insert().values(**row))
+        assert await storage.upgrade() == HEAD_REVISION
+        [task] = await storage.select(TaskQuery(ids=["t1"]))
+    finally:
+        await storage.close()
+    assert (task.status.value, task.progress, task.cursor) == ("in_progress", 0.5, None)
+    assert task.waiting is not None and task.waiting["key"] == "go"
 
 
 async def test_database_at_an_unknown_revision_is_refused(database_url: str) -> None:

@@ -24,7 +24,7 @@ from taskflow import (
 from taskflow.engine.graph import Node
 from taskflow.events import EventType, TaskEvent
 from taskflow.models import utcnow
-from taskflow.storage import LeaseClaim, TreeBatch, TreeState
+from taskflow.storage import LeaseClaim, TaskQuery, TreeBatch, TreeState
 
 S = TaskStatus
 
@@ -182,6 +182,22 @@ async def test_commit_is_all_or_nothing_when_a_status_moved(repository: TaskRepo
     assert await repository.storage.events.last_seq(root.id) == 0  # no event either
     tree = await repository.require_tree(root.id)
     assert tree.status is TreeStatus.PENDING  # nor the tree's new state
+
+
+async def test_a_cursor_is_written_with_its_batch_and_kept_out_of_to_dict(
+    repository: TaskRepository,
+) -> None:
+    root = await repository.create_task(name="root", executor=None)
+    task = await repository.create_task(name="noop", parent_id=root.id, key="a")
+    assert task.cursor is None
+    claim = await _own(repository, root.id, "manager-a")
+    node = _moved(task, S.IN_PROGRESS)
+    node.cursor = "1700000000000-12"
+    await repository.storage.commit(_batch(root.id, claim, node))
+    stored = await repository.require_task(task.id)
+    listed = await repository.storage.select(TaskQuery(ids=[task.id], with_results=False))
+    assert stored.cursor == listed[0].cursor == "1700000000000-12"
+    assert "cursor" not in stored.to_dict()  # the backend's marker: not for the CLI or the API
 
 
 async def test_claim_gives_each_tree_to_one_owner(repository: TaskRepository) -> None:

@@ -133,6 +133,24 @@ class CtUnsafe(BaseTask):
 
 
 @executor_register()
+class CtChatty(BaseTask):
+    """Counts itself, then ``steps`` times, ``seconds`` apart: progress ``step N`` and the log
+    line ``line N``. Not safe to re-run: after a takeover it must be followed."""
+
+    id = "ct.chatty"
+    rerun_safe = False
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        _count(inputs)
+        steps = int(inputs.get("steps", 10))
+        for step in range(1, steps + 1):
+            await self.context.report_progress(step / steps, f"step {step}")
+            self.context.log(f"line {step}")
+            await asyncio.sleep(float(inputs.get("seconds", 0.2)))
+        return {"pid": os.getpid()}
+
+
+@executor_register()
 class CtHere(BaseTask):
     """Runs in the orchestrating process (``runs_locally``)."""
 

@@ -3,7 +3,9 @@
 The engine hands a backend an `Attempt` — plain JSON-serialisable data, so that the backend
 may run it in this process, in another one, or on another machine — and the backend reports
 what happens to it through `Reports`: progress, log lines, a wait for a signal, and exactly one
-``finished`` with the `Outcome`. The backend builds the executor's `ExecutionContext` and owns
+``finished`` with the `Outcome` — and, from a backend that follows attempts running elsewhere,
+how far it has read their reports (``position``), so that a manager taking a tree over goes on
+from there. The backend builds the executor's `ExecutionContext` and owns
 what happens while the attempt runs: the cooperative cancel flag, the executor's ``cancel()``,
 the grace period, the forced stop, and both time limits (hard and soft).
 """
@@ -86,6 +88,12 @@ class Reports(Protocol):
     def waiting(self, dispatch_id: str, key: str, timeout: float | None) -> None:
         """The executor waits for the signal ``key`` (see `ExecutionBackend.signal`)."""
 
+    def position(self, dispatch_id: str, cursor: str) -> None:
+        """Everything reported for this attempt so far came from before ``cursor`` (an opaque
+        marker of the backend's): store it with what was reported, and hand it back to
+        `ExecutionBackend.attach` after a takeover. Only a backend whose attempts outlive the
+        process that follows them reports it (once per read, not per report)."""
+
     def finished(self, dispatch_id: str, outcome: Outcome) -> None:
         """The attempt ended (reported exactly once per attempt)."""
 
@@ -138,9 +146,11 @@ class ExecutionBackend(abc.ABC):
         """
         return set()
 
-    def attach(self, attempt: Attempt, reports: Reports) -> None:
+    def attach(self, attempt: Attempt, reports: Reports, cursor: str | None = None) -> None:
         """Follow an attempt another process submitted (one `attachable` named): report on it
-        to ``reports`` as if it had been submitted here, without running it again."""
+        to ``reports`` as if it had been submitted here, without running it again — only what
+        comes after ``cursor``, the last `Reports.position` stored for it (``None``: from its
+        beginning)."""
         raise NotImplementedError(f"{type(self).__name__} cannot re-attach to attempts")
 
 

@@ -49,10 +49,10 @@ class RoutingBackend(ExecutionBackend):
         backend = self._where[attempt.dispatch_id] = self._backend(attempt)
         backend.submit(attempt, _Forget(reports, self._where))
 
-    def attach(self, attempt: Attempt, reports: Reports) -> None:
-        """Follow an attempt another process sent (the remote backend's)."""
+    def attach(self, attempt: Attempt, reports: Reports, cursor: str | None = None) -> None:
+        """Follow an attempt another process sent (the remote backend's), after ``cursor``."""
         self._where[attempt.dispatch_id] = self.remote
-        self.remote.attach(attempt, _Forget(reports, self._where))
+        self.remote.attach(attempt, _Forget(reports, self._where), cursor)
 
     async def attachable(self, attempts: Any) -> set[str]:
         """The remote backend's answer, for the attempts it would have run."""
@@ -91,6 +91,9 @@ class _Forget:
 
     def waiting(self, dispatch_id: str, key: str, timeout: float | None) -> None:
         self.reports.waiting(dispatch_id, key, timeout)
+
+    def position(self, dispatch_id: str, cursor: str) -> None:
+        self.reports.position(dispatch_id, cursor)
 
     def finished(self, dispatch_id: str, outcome: Any) -> None:
         self.where.pop(dispatch_id, None)

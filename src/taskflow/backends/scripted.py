@@ -3,6 +3,8 @@
 Nothing runs: each attempt ends the way a script says — at once with an outcome, after a
 wait for a signal, or when the test says so — so that the engine's decisions (readiness,
 retries, cancellation, waits, slots, recovery) are tested without executors, databases or time.
+Tasks named ``elsewhere`` stand for attempts that run on other machines: a manager taking their
+tree over follows them again (`attach`, from the cursor it stored) instead of running them.
 
     backend = ScriptedBackend({"flaky": [Outcome(FAILED, error="boom"), DONE], "slow": HOLD})
     ...
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from taskflow.backends.base import FORCED_STOP, Attempt, ExecutionBackend, Reports
@@ -56,9 +58,11 @@ class ScriptedBackend(ExecutionBackend):
         ignore_cancel: Keys of tasks that ignore cancellation until forced (``grace=0``).
         permits: Concurrency permits to share with other managers (as if attempts ran on
             shared workers).
+        elsewhere: Keys of tasks whose attempts run elsewhere: `attachable` names them.
 
     Attributes:
         submitted: Every attempt handed over, in order.
+        attached: Every attempt followed again (`attach`), with the cursor it was given.
         cancelled: Dispatch id → the reason of each cancel request.
         signalled: ``(dispatch_id, key, data)`` of every signal handed over.
     """
@@ -70,12 +74,15 @@ class ScriptedBackend(ExecutionBackend):
         default: Step = DONE,
         ignore_cancel: Sequence[str] = (),
         permits: Permits | None = None,
+        elsewhere: Collection[str] = (),
     ) -> None:
         self.script = dict(script or {})
         self._permits = permits
         self.default = default
         self.ignore_cancel = set(ignore_cancel)
+        self.elsewhere = set(elsewhere)
         self.submitted: list[Attempt] = []
+        self.attached: list[tuple[Attempt, str | None]] = []
         self.cancelled: dict[str, str] = {}
         self.signalled: list[tuple[str, str, Any]] = []
         self._running: dict[str, tuple[Attempt, Reports]] = {}
@@ -103,6 +110,15 @@ class ScriptedBackend(ExecutionBackend):
             loop.call_soon(self._end, attempt.dispatch_id, step)
         elif isinstance(step, WaitFor):
             loop.call_soon(reports.waiting, attempt.dispatch_id, step.key, step.timeout)
+
+    async def attachable(self, attempts: Iterable[Attempt]) -> set[str]:
+        """The attempts of the tasks named ``elsewhere``: they still run there."""
+        return {attempt.dispatch_id for attempt in attempts if attempt.key in self.elsewhere}
+
+    def attach(self, attempt: Attempt, reports: Reports, cursor: str | None = None) -> None:
+        """Record the attempt and its cursor; it runs on until the test ends it."""
+        self.attached.append((attempt, cursor))
+        self._running[attempt.dispatch_id] = (attempt, reports)
 
     def _end(self, dispatch_id: str, outcome: Outcome) -> None:
         entry = self._running.pop(dispatch_id, None)
@@ -133,6 +149,17 @@ class ScriptedBackend(ExecutionBackend):
         """Log a line for the running attempt of task ``key``."""
         attempt, reports = self._require(key)
         reports.log(attempt.dispatch_id, message, fields)
+
+    def waiting(self, key: str, signal: str, timeout: float | None = None) -> None:
+        """Report that the running attempt of task ``key`` waits for ``signal``."""
+        attempt, reports = self._require(key)
+        reports.waiting(attempt.dispatch_id, signal, timeout)
+
+    def position(self, key: str, cursor: str) -> None:
+        """Say that the reports so far of task ``key``'s attempt came from before ``cursor``
+        (what a backend following attempts elsewhere says after each read)."""
+        attempt, reports = self._require(key)
+        reports.position(attempt.dispatch_id, cursor)
 
     def cancel(self, dispatch_id: str, reason: str, *, grace: float | None = None) -> None:
         """Record the request; end the attempt cancelled — at once, or, for a task that

@@ -1,4 +1,5 @@
-"""The verbs that change a running tree's tasks: claim, open, finish, requeue, progress, wait.
+"""The verbs that change a running tree's tasks: claim, open, finish, requeue, progress, wait,
+and how far a backend's reports of an attempt are stored.
 
 Each verb checks the transition against the state table, changes the node in memory, queues
 it for the open batch and queues the event describing the change. Progress rolls up to the
@@ -73,6 +74,7 @@ class Changes:
         node.started_at = self.now
         node.retry_at = None
         node.waiting = None
+        node.cursor = None
         self._log_bytes.pop(node.id, None)
         self._event(node, EventType.STARTED)
 
@@ -92,6 +94,7 @@ class Changes:
         node.traceback = decision.traceback
         node.completed_at = self.now
         node.waiting = None
+        node.cursor = None
         if decision.status is S.COMPLETED:
             node.progress = 1.0
         if node.is_group:
@@ -116,6 +119,7 @@ class Changes:
         node.traceback = decision.traceback
         node.retry_at = decision.retry_at
         node.waiting = None
+        node.cursor = None
         if decision.record is not None:
             node.attempts = (*node.attempts, decision.record)
         retry_at = decision.retry_at.isoformat() if decision.retry_at is not None else None
@@ -128,6 +132,7 @@ class Changes:
         node.result = node.error = node.error_type = node.traceback = None
         node.completed_at = node.retry_at = None
         node.waiting = None
+        node.cursor = None
         node.progress = 0.0
         node.message = None
         node.opened = False
@@ -162,6 +167,14 @@ class Changes:
         key = node.waiting.get("key") if node.waiting else None
         node.waiting = None
         self._event(node, EventType.RESUMED, signal=key, timed_out=timed_out or None)
+
+    def position(self, node: Node, cursor: str) -> None:
+        """The backend has reported everything of the attempt that comes before ``cursor``:
+        kept with the events of those reports (the same batch), no event of its own."""
+        if node.cursor == cursor:
+            return
+        self.batch.changed(node, self.now)
+        node.cursor = cursor
 
     def log(self, node: Node, message: str, fields: Mapping[str, Any]) -> None:
         """A log line, coalesced with the task's previous line in the open batch."""

@@ -5,6 +5,11 @@ run under the attempt's time limit), receives the backend's reports for them, pa
 waits for a signal (it gives its slot back) and resumes it when the signal comes (it takes a
 slot again), and asks the backend to stop attempts. What a finished attempt leads to is the
 run's decision (`TreeRun.outcome`).
+
+A backend whose attempts outlive this process also says how far it has read their reports
+(`position`): that cursor is queued into the same batch as the events of those reports, so
+that a manager taking the tree over follows each attempt from where its events stop — neither
+a report twice nor one lost — and a task its predecessor had parked stays parked.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from taskflow.backends import Attempt
@@ -23,7 +28,7 @@ from taskflow.engine.context import RunContext
 from taskflow.engine.decide import CancelRequest
 from taskflow.engine.graph import Node, RunGraph
 from taskflow.executors import Outcome
-from taskflow.models import ErrorType, TaskStatus, TaskTree
+from taskflow.models import ErrorType, TaskStatus, TaskTree, utcnow
 from taskflow.models.values import json_problem
 from taskflow.references import ReferenceResolutionError, resolve
 from taskflow.storage import Signal, SignalUse
@@ -62,6 +67,8 @@ class Running:
     stopping: bool = False
     wait_key: str | None = None  # parked, waiting for this signal
     wait_timer: asyncio.TimerHandle | None = None
+    looking: bool = False  # a reported wait is being looked into (a signal stored for it?)
+    held_cursor: str | None = None  # the backend's position, stored once that is done
     starting: asyncio.Task[None] | None = None  # pre-hooks in flight
     ended: bool = False  # its outcome came back, and waits to be judged
     message: str | None = None
@@ -180,13 +187,34 @@ class Dispatch:
             return set()
         for dispatch_id in sorted(known):
             running, attempt = found[dispatch_id]
-            logger.info("task %s: following attempt %s again", running.node.key, dispatch_id)
-            self._by_node[running.node.id] = running
+            node = running.node
+            logger.info("task %s: following attempt %s again", node.key, dispatch_id)
+            self._by_node[node.id] = running
             self._by_dispatch[dispatch_id] = running
-            self.holding += 1
-            self.host.context.slots.take(running.node.base.executor or "", running.node.id)
-            backend.attach(attempt, self)
+            if not self._still_parked(running):
+                self.holding += 1
+                self.host.context.slots.take(node.base.executor or "", node.id)
+            backend.attach(attempt, self, cursor=node.cursor)
         return {found[dispatch_id][0].node.id for dispatch_id in known}
+
+    def _still_parked(self, running: Running) -> bool:
+        """Whether a task followed again was parked by its previous manager; if so it stays
+        parked: no slot, and what remains of its wait's timeout armed again (the backend,
+        reading on from the stored cursor, will not report that wait again)."""
+        waiting = running.node.waiting
+        key = waiting.get("key") if waiting is not None else None
+        if waiting is None or not isinstance(key, str):
+            return False
+        running.wait_key = key
+        running.holds_slot = False
+        timeout = waiting.get("timeout")
+        if isinstance(timeout, int | float) and not isinstance(timeout, bool):
+            left = float(timeout)
+            since = _time(waiting.get("since"))
+            if since is not None:
+                left -= (utcnow() - since) / timedelta(seconds=1)
+            self._arm_wait_timeout(running, max(left, 0.0))
+        return True
 
     async def _after_hooks(self, running: Running, attempt: Attempt) -> None:
         """Pre-hooks may replace the inputs; they run under the attempt's time limit."""
@@ -267,7 +295,22 @@ class Dispatch:
         """The executor waits for a signal: look for one stored, else park the task."""
         running = self._by_dispatch.get(dispatch_id)
         if running is not None:
+            running.looking = True
             self._spawn(self._wait(running, key, timeout))
+
+    def position(self, dispatch_id: str, cursor: str) -> None:
+        """The backend has reported everything of the attempt before ``cursor``: queued with
+        those reports' events, in the same batch. While a wait it reported is being looked
+        into, the cursor is held back until the wait is recorded (it must never be stored
+        past a wait the task's state does not show)."""
+        running = self._by_dispatch.get(dispatch_id)
+        if running is None:
+            return
+        if running.looking:
+            running.held_cursor = cursor
+            return
+        self.host.changes.tick()
+        self.host.changes.position(running.node, cursor)
 
     def finished(self, dispatch_id: str, outcome: Outcome) -> None:
         """The attempt ended: its outcome waits to be judged (the task still counts as
@@ -307,21 +350,35 @@ class Dispatch:
         except Exception:
             logger.exception("looking for a %r signal for task %s failed", key, running.node.key)
             signal = None
+        finally:
+            running.looking = False
         if self._by_dispatch.get(running.dispatch_id) is not running:
             return  # it ended meanwhile
         if signal is not None:
             self._hand_over(running, key, signal.data, signal.id)
-            return
+        else:
+            self._park(running, key, timeout)
+        cursor, running.held_cursor = running.held_cursor, None
+        if cursor is not None:
+            self.host.changes.tick()
+            self.host.changes.position(running.node, cursor)
+
+    def _park(self, running: Running, key: str, timeout: float | None) -> None:
         running.wait_key = key
         self.host.changes.tick()
         self.host.changes.waiting(running.node, key, timeout)
         if running.holds_slot:
             self._release(running)
         if timeout is not None:
-            loop = asyncio.get_running_loop()
-            running.wait_timer = loop.call_later(
-                timeout, lambda: self._spawn(self._resume(running, None, None))
-            )
+            self._arm_wait_timeout(running, timeout)
+
+    def _arm_wait_timeout(self, running: Running, delay: float) -> None:
+        """Resume the parked task with no data (the wait timed out) in ``delay`` seconds."""
+        if running.wait_timer is not None:
+            running.wait_timer.cancel()
+        running.wait_timer = asyncio.get_running_loop().call_later(
+            delay, lambda: self._spawn(self._resume(running, None, None))
+        )
 
     def deliver(self, node: Node, signal: Signal) -> bool:
         """A signal for ``node``: resume it if it is parked waiting for it."""
@@ -366,6 +423,17 @@ class Dispatch:
                 running.wait_timer.cancel()
         for task in self._tasks:
             task.cancel()
+
+
+def _time(value: Any) -> datetime | None:
+    """The ``since`` of a stored wait (ISO 8601), or ``None`` if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else None
 
 
 def _queue(params: Mapping[str, Any]) -> str | None:

@@ -32,6 +32,7 @@ class Node:
         "base",
         "children",
         "completed_at",
+        "cursor",
         "dependents",
         "dirty_from",
         "error",
@@ -71,6 +72,7 @@ class Node:
         self.completed_at = task.completed_at
         self.retry_at = task.retry_at
         self.waiting: Mapping[str, Any] | None = task.waiting
+        self.cursor = task.cursor  # how far the backend's reports of the attempt are stored
         self.updated_at = task.updated_at
         self.dirty_from: TaskStatus | None = None  # status when first changed in the open batch
         self.parent: Node | None = None
@@ -143,6 +145,7 @@ class Node:
                     "completed_at": self.completed_at,
                     "retry_at": self.retry_at,
                     "waiting": self.waiting,
+                    "cursor": self.cursor,
                     "updated_at": self.updated_at,
                 }
             )
@@ -168,6 +171,7 @@ class Node:
             self.completed_at,
             self.retry_at,
             self.waiting,
+            self.cursor,
             self.updated_at,
         )
 

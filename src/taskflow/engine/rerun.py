@@ -63,6 +63,7 @@ def reset(
         "message": None,
         "retry_at": None,
         "waiting": None,
+        "cursor": None,
     }
     was = {task_id: node.status for task_id, node in again.items()}
     return [task.evolve_known(cleared) if task.id in was else task for task in tasks], was

@@ -145,6 +145,10 @@ class Task:
         retry_at: When a scheduled retry is due (the task is ``pending`` until then).
         waiting: While the executor waits in ``context.wait``: ``{"key": ..., "since": ISO time,
             "timeout": seconds or None}``; ``None`` otherwise.
+        cursor: While an attempt runs elsewhere (a distributed backend): how far its reports
+            were read — an opaque marker of the backend's, stored with the events of those
+            reports — so that a manager taking the tree over follows the attempt from there;
+            ``None`` otherwise. Internal: not part of `to_dict`.
         deadline_at: On a root: when the whole tree must be finished, or is cancelled.
         concurrency: On a root: at most this many of the tree's tasks run at once.
     """
@@ -175,6 +179,7 @@ class Task:
     retry: Mapping[str, Any] | None = None
     retry_at: datetime | None = None
     waiting: Mapping[str, Any] | None = None
+    cursor: str | None = None
     deadline_at: datetime | None = None
     concurrency: int | None = None
     created_at: datetime = dataclasses.field(default_factory=utcnow)
@@ -217,8 +222,8 @@ class Task:
         return new
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (times in ISO 8601)."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """A JSON-ready dict of every field but ``cursor`` (times in ISO 8601)."""
+        data = {name: getattr(self, name) for name in _PUBLIC_NAMES}
         data["status"] = self.status.value
         data["dependencies"] = [d.to_dict() for d in self.dependencies]
         data["attempts"] = [a.to_dict() for a in self.attempts]
@@ -240,6 +245,8 @@ class Task:
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Task))
 _FIELD_SET = frozenset(_FIELD_NAMES)
+#: What `Task.to_dict` (the CLI's JSON, the API's views) shows: the backend's cursor is its own.
+_PUBLIC_NAMES = tuple(name for name in _FIELD_NAMES if name != "cursor")
 _DEFAULTS = {
     f.name: f.default for f in dataclasses.fields(Task) if f.default is not dataclasses.MISSING
 }

@@ -25,7 +25,7 @@ from taskflow.storage.writers import CONFLICT_MARK
 
 #: The newest schema migration; a fresh database is created at it. A test checks it is
 #: alembic's head.
-HEAD_REVISION = "0005_api_keys"
+HEAD_REVISION = "0006_task_cursor"
 #: Where the revision is kept (alembic's table, named for taskflow: it may share a database).
 VERSION_TABLE = "taskflow_alembic_version"
 
@@ -41,13 +41,13 @@ TASK_COLUMNS = (
     "id", "tree_id", "parent_id", "key", "name", "executor", "user_id", "inputs", "params",
     "dependencies", "priority", "position", "status", "progress", "message", "result", "error",
     "error_type", "traceback", "attempt", "attempts", "timeout", "soft_timeout", "retry",
-    "retry_at", "waiting", "deadline_at", "concurrency", "created_at", "updated_at",
+    "retry_at", "waiting", "cursor", "deadline_at", "concurrency", "created_at", "updated_at",
     "started_at", "completed_at",
 )  # fmt: skip
 #: What a task state write sets (`TaskState`), in order; the row ends with id and expected.
 STATE_COLUMNS = (
     "status", "progress", "message", "result", "error", "error_type", "traceback", "attempt",
-    "attempts", "started_at", "completed_at", "retry_at", "waiting", "updated_at",
+    "attempts", "started_at", "completed_at", "retry_at", "waiting", "cursor", "updated_at",
 )  # fmt: skip
 TREE_COLUMNS = (
     "id", "name", "user_id", "status", "concurrency", "deadline_at", "created_at", "updated_at",
@@ -277,7 +277,7 @@ class RowCodec:
             _status(task.status), task.progress, task.message, encode_json(task.result),
             task.error, task.error_type, task.traceback, task.attempt,
             encode_attempts(task.attempts), task.timeout, task.soft_timeout,
-            encode_json(task.retry), time(task.retry_at), encode_json(task.waiting),
+            encode_json(task.retry), time(task.retry_at), encode_json(task.waiting), task.cursor,
             time(task.deadline_at), task.concurrency, time(task.created_at),
             time(task.updated_at), time(task.started_at), time(task.completed_at),
         )  # fmt: skip
@@ -299,8 +299,8 @@ class RowCodec:
             _status(state.status), state.progress, state.message, encode_json(state.result),
             state.error, state.error_type, state.traceback, state.attempt,
             encode_attempts(state.attempts), time(state.started_at), time(state.completed_at),
-            time(state.retry_at), encode_json(state.waiting), time(state.updated_at), state.id,
-            _status(state.expected),
+            time(state.retry_at), encode_json(state.waiting), state.cursor,
+            time(state.updated_at), state.id, _status(state.expected),
         )  # fmt: skip
 
     def event_row(self, event: TaskEvent) -> tuple[Any, ...]:

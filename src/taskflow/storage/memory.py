@@ -65,6 +65,7 @@ def _applied(task: Task, state: TaskState) -> Task:
             "completed_at": state.completed_at,
             "retry_at": state.retry_at,
             "waiting": state.waiting,
+            "cursor": state.cursor,
             "updated_at": state.updated_at,
         }
     )

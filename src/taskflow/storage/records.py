@@ -87,6 +87,7 @@ class TaskState(NamedTuple):
     completed_at: datetime | None
     retry_at: datetime | None
     waiting: Mapping[str, Any] | None
+    cursor: str | None
     updated_at: datetime
 
 

@@ -68,6 +68,7 @@ tasks = sa.Table(
     sa.Column("message", sa.Text(), nullable=True),
     sa.Column("waiting", json_column(), nullable=True),
     sa.Column("concurrency", sa.Integer(), nullable=True),
+    sa.Column("cursor", sa.String(200), nullable=True),
     sa.CheckConstraint(
         "status IN ('pending', 'in_progress', 'completed', 'failed', 'cancelled')",
         name="taskflow_tasks_status_check",

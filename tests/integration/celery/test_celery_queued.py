@@ -30,6 +30,9 @@ class Reports:
     def waiting(self, dispatch_id: str, key: str, timeout: float | None) -> None:
         """Not used here."""
 
+    def position(self, dispatch_id: str, cursor: str) -> None:
+        """Not used here."""
+
     def finished(self, dispatch_id: str, outcome: Outcome) -> None:
         self.outcomes[dispatch_id] = outcome
 

@@ -79,11 +79,14 @@ async def make_engine() -> AsyncIterator[Make]:
         repository: MemoryRepository | None = None,
         ignore_cancel: tuple[str, ...] = (),
         permits: Permits | None = None,
+        elsewhere: tuple[str, ...] = (),
         **settings: Any,
     ) -> Engine:
         found = registry()
         repo = repository or MemoryRepository(registry=found)
-        backend = ScriptedBackend(script, ignore_cancel=ignore_cancel, permits=permits)
+        backend = ScriptedBackend(
+            script, ignore_cancel=ignore_cancel, permits=permits, elsewhere=elsewhere
+        )
         engine = Engine(repo, backend=backend, settings=EngineSettings(**settings), registry=found)
         made.append(engine)
         return engine

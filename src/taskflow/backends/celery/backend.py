@@ -4,7 +4,10 @@ Each attempt is sent as one ``taskflow.run`` message whose Celery task id is the
 dispatch id, after the task's fence (``current``) names that dispatch id, so that an older
 attempt of the same task never runs. One reader follows every attempt in flight — a single
 blocking ``XREAD`` over their streams, each from its stored position (``0-0`` at first) — and
-passes progress, logs, waits and the outcome on to the engine. An attempt whose heartbeats
+passes progress, logs, waits and the outcome on to the engine, then the id of the last entry
+read (`Reports.position`), which the engine stores with what those entries reported: an
+attempt re-attached after a takeover is read from there, and nothing is reported twice. An
+attempt whose heartbeats
 stop for ``worker_lost_seconds`` is given up (it can no longer start anywhere) and reported
 failed with ``WorkerLost``, for its retry policy to decide.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -57,6 +61,10 @@ READ_SPACING_MAX = 0.02  # seconds
 READ_COUNT = 200  # entries per stream per read
 LIVENESS_SECONDS = 0.5  # how often heartbeats are checked
 TIME_LIMIT_MARGIN_SECONDS = 30.0  # Celery's own time limit: the last resort past taskflow's
+#: The entries whose reports the engine stores: a read with none of them (heartbeats only)
+#: moves no stored position.
+_STORED = frozenset({PROGRESS, LOG, WAITING})
+_ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
 class CeleryBackend(ExecutionBackend):
@@ -115,11 +123,15 @@ class CeleryBackend(ExecutionBackend):
         self._outbox.append(attempt)
         self._poke()
 
-    def attach(self, attempt: Attempt, reports: Reports) -> None:
-        """Follow an attempt sent by another orchestrator (one that died), from its stream's
-        beginning: nothing is sent again."""
+    def attach(self, attempt: Attempt, reports: Reports, cursor: str | None = None) -> None:
+        """Follow an attempt sent by another orchestrator (one that died), from the entry of
+        its stream after ``cursor`` (the position stored with its reports; ``None``: from the
+        beginning): nothing is sent again, nothing reported is reported again."""
         self._start()
-        self._flights[attempt.dispatch_id] = Flight(attempt, reports, fenced=True)
+        position = cursor if cursor is not None and _ENTRY_ID.fullmatch(cursor) else "0-0"
+        self._flights[attempt.dispatch_id] = Flight(
+            attempt, reports, position=position, fenced=True
+        )
         self._poke()
 
     async def attachable(self, attempts: Iterable[Attempt]) -> set[str]:
@@ -228,11 +240,22 @@ class CeleryBackend(ExecutionBackend):
         prefix = len(self.keys.stream(""))
         for key, entries in found or ():
             flight = self._flights.get(key[prefix:])
-            for entry_id, fields in entries:
-                if flight is None or flight.ended:
-                    break
-                flight.position = entry_id
-                self._entry(flight, *decode(fields))
+            if flight is not None:
+                self._entries(flight, entries)
+
+    def _entries(self, flight: Flight, entries: list[tuple[str, Any]]) -> None:
+        """One read's entries of one stream, in order; then how far they go (unless the
+        attempt ended: its task stores no position any more)."""
+        stored = False
+        for entry_id, fields in entries:
+            if flight.ended:
+                return
+            flight.position = entry_id
+            kind, data = decode(fields)
+            stored = stored or kind in _STORED
+            self._entry(flight, kind, data)
+        if stored and not flight.ended:
+            flight.reports.position(flight.attempt.dispatch_id, flight.position)
 
     def _entry(self, flight: Flight, kind: str, data: dict[str, Any]) -> None:
         flight.last_seen = time.monotonic()

@@ -16,7 +16,9 @@ class Flight:
     Attributes:
         attempt: The attempt.
         reports: Where what happens to it is reported.
-        position: The id of the last entry read from its stream (``0-0``: none yet).
+        position: The id of the last entry read from its stream (``0-0``: none yet; an
+            attempt re-attached after a takeover starts from the position stored with its
+            reports).
         started: Whether a worker took it.
         last_seen: When it was last heard of (monotonic time).
         ended: Whether its end was reported.

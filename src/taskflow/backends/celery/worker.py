@@ -122,6 +122,9 @@ class _Reports:
     def waiting(self, dispatch_id: str, key: str, timeout: float | None) -> None:
         self.publisher.publish(WAITING, {"key": key, "timeout": timeout})
 
+    def position(self, dispatch_id: str, cursor: str) -> None:
+        """Not reported by the local backend (its attempts end with their process)."""
+
     def finished(self, dispatch_id: str, outcome: Outcome) -> None:
         if not self.done.done():
             self.done.set_result(outcome)
