@@ -352,8 +352,8 @@ def test_executors_list_and_show(cli: Cli) -> None:
 
 def test_db_upgrade_and_current(cli: Cli) -> None:
     assert cli.run("db", "current").stdout.strip() == "none (empty database)"
-    assert cli.run("db", "upgrade").stdout.strip() == "database at revision 0005_api_keys"
-    assert cli.run("db", "current").stdout.strip() == "0005_api_keys"
+    assert cli.run("db", "upgrade").stdout.strip() == "database at revision 0006_task_cursor"
+    assert cli.run("db", "current").stdout.strip() == "0006_task_cursor"
 
 
 def test_live_view_on_a_terminal(cli: Cli) -> None:

@@ -21,11 +21,12 @@ from typing import Any
 from taskflow.events import TaskEvent
 from taskflow.models import AttemptRecord, Dependency, Task, TaskStatus, TaskTree
 from taskflow.storage.records import TaskState, TreeBatch
-from taskflow.storage.writers import CONFLICT_MARK
 
 #: The newest schema migration; a fresh database is created at it. A test checks it is
 #: alembic's head.
 HEAD_REVISION = "0006_task_cursor"
+#: In the error a whole-batch statement raises when a compare-and-set missed (`batch_sql`).
+CONFLICT_MARK = "taskflow-conflict"
 #: Where the revision is kept (alembic's table, named for taskflow: it may share a database).
 VERSION_TABLE = "taskflow_alembic_version"
 

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskflow.exceptions import StorageError
+from taskflow.storage.codec import CONFLICT_MARK
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -57,10 +58,6 @@ class Step:
         self.many = many
         self.expect = expect
         self.whole = whole
-
-
-#: In the error a `Step.whole` statement raises when a condition after its first one fails.
-CONFLICT_MARK = "taskflow-conflict"
 
 
 class StepMismatch(Exception):
