@@ -75,4 +75,6 @@ async def test_a_tree_over_rabbitmq(postgres_url: str, rabbitmq_env: dict[str, s
             assert all(t.status.value == "completed" for t in tasks), [t.error for t in tasks]
             assert len({n.result["pid"] for n in tree.walk() if n.task.executor}) == 2
             counts.append(_broker_sockets())
-    assert counts[-1] <= counts[0], counts  # closed orchestrators leave no connection behind
+    # kombu keeps one pool of broker connections per process, reused by the next backend:
+    # closed orchestrators leave no more connections behind than the first one used
+    assert 0 < counts[-1] <= counts[0], counts
