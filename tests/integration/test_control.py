@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from control_executors import ALL
+from control_executors import ALL, STARTED
 
 from taskflow import BaseTask, TaskManager, TaskStatus, TerminalOutcome, TreeBusy
 from taskflow.events import EventType
@@ -87,10 +87,14 @@ async def test_cancel_during_a_run(
             ],
         }
     )
-    victim_id = tree.find("victim").task.id  # type: ignore[union-attr]
     outcomes: list[TerminalOutcome] = []
+    STARTED.discard("victim")
     tree_id = await manager.start(tree.task.id, on_terminal=outcomes.append)
-    await _until_running(manager, victim_id)
+    for _ in range(500):  # its executor runs (a cancel before it starts stops it at once)
+        if "victim" in STARTED:
+            break
+        await asyncio.sleep(0.01)
+    victim_id = tree.find("victim").task.id  # type: ignore[union-attr]
     loop = asyncio.get_running_loop()
     started = loop.time()
     await manager.cancel(victim_id, "the user changed their mind")

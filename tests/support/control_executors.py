@@ -13,6 +13,9 @@ from taskflow import BaseTask, TaskCtl
 from taskflow.executors import Retry
 
 OBJECT: dict[str, Any] = {"type": "object"}
+#: Keys of the tasks whose ``execute`` has begun (in this process): a test that must act on
+#: a running executor waits for its key here, not merely for its ``in_progress`` state.
+STARTED: set[str] = set()
 
 
 class Append(BaseTask):
@@ -42,6 +45,7 @@ class Cooperative(BaseTask):
     }
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        STARTED.add(self.context.key)
         for step in range(int(inputs["seconds"] * 20)):
             if self.context.is_cancelled:
                 return {"stopped_at_step": step}
@@ -59,6 +63,7 @@ class WithCancel(BaseTask):
         self.stop = asyncio.Event()
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        STARTED.add(self.context.key)
         while not self.stop.is_set():
             self.done += 1
             await asyncio.sleep(0.02)
@@ -80,6 +85,7 @@ class Stubborn(BaseTask):
     input_schema: ClassVar[dict[str, Any]] = OBJECT
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        STARTED.add(self.context.key)
         await asyncio.sleep(3600)
         return {}
 

@@ -31,6 +31,7 @@ from taskflow.models import Task, TaskStatus, TaskTree
 from taskflow.storage.base import Storage
 from taskflow.storage.codec import EVENTS, FIRES, SIGNALS, TASKS, TREES, RowCodec
 from taskflow.storage.migrate import current_revision, ensure_schema, upgrade
+from taskflow.storage.pg_direct import DirectStatements
 from taskflow.storage.reads import Reads, Statement
 from taskflow.storage.records import TaskEdit, TaskQuery, TreeBatch, TreeQuery
 from taskflow.storage.schema import events, tasks, trees
@@ -89,6 +90,15 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+def _direct(engine: AsyncEngine, options: dict[str, Any]) -> DirectStatements | None:
+    """Connections of its own for the batch statements on PostgreSQL — unless the URL or the
+    options carry connection settings only SQLAlchemy knows how to apply."""
+    url = engine.url
+    if engine.dialect.name != "postgresql" or url.query or "connect_args" in options:
+        return None
+    return DirectStatements(url.set(drivername="postgresql").render_as_string(False))
 
 
 @contextlib.asynccontextmanager
@@ -155,7 +165,7 @@ class SqlStorage(Storage):
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             self._writer = SqliteFileWriter(database)
         else:
-            self._writer = EngineWriter(self.engine)
+            self._writer = EngineWriter(self.engine, _direct(self.engine, engine_options))
         self._ready = False
         self._ready_lock: asyncio.Lock | None = None
         self.events = SqlEventLog(self._read)

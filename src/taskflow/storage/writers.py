@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskflow.exceptions import StorageError
 from taskflow.storage.codec import CONFLICT_MARK
+from taskflow.storage.pg_direct import DirectStatements
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -182,19 +183,26 @@ class SqliteFileWriter(Writer):
 
 
 class EngineWriter(Writer):
-    """Writes through SQLAlchemy's async engine, at the driver level."""
+    """Writes through SQLAlchemy's async engine, at the driver level.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    Args:
+        engine: The storage's engine.
+        direct: Where `Step.whole` statements go (PostgreSQL); without it, through the
+            engine's own connections.
+    """
+
+    def __init__(self, engine: AsyncEngine, direct: DirectStatements | None = None) -> None:
         self.engine = engine
+        self.direct = direct
 
     async def write(self, steps: Sequence[Step]) -> None:
         """One transaction on a pooled connection (a `Step.whole` one is sent alone, with
         no ``BEGIN``/``COMMIT``)."""
+        if len(steps) == 1 and steps[0].whole:
+            await self._whole(steps[0])
+            return
         try:
             async with self.engine.connect() as plain:
-                if len(steps) == 1 and steps[0].whole:
-                    await self._whole(plain, steps[0])
-                    return
                 conn = await plain.execution_options(taskflow_write=True)
                 async with conn.begin():
                     for index, step in enumerate(steps):
@@ -206,31 +214,30 @@ class EngineWriter(Writer):
         except sa.exc.DBAPIError as exc:
             raise StorageError(f"database error: {exc.orig}") from exc
 
-    @staticmethod
-    async def _whole(plain: Any, step: Step) -> None:
+    async def _whole(self, step: Step) -> None:
         """Straight to the driver (asyncpg: whole steps are made for PostgreSQL only),
         outside any transaction: the statement is one."""
         import asyncpg
 
-        pooled = await plain.get_raw_connection()
         try:
-            rows = len(await pooled.driver_connection.fetch(step.sql, *step.rows))
-        except asyncpg.IntegrityConstraintViolationError as exc:
+            if self.direct is not None:
+                rows = len(await self.direct.fetch(step.sql, step.rows))
+            else:
+                async with self.engine.connect() as plain:
+                    conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
+                    rows = len((await conn.exec_driver_sql(step.sql, step.rows)).all())
+        except (asyncpg.IntegrityConstraintViolationError, sa.exc.IntegrityError) as exc:
             raise IntegrityViolation(f"the database refused the write: {exc}") from exc
-        except asyncpg.DataError as exc:  # the statement's own conflict check, or a value
+        except StorageError:
+            raise
+        except Exception as exc:  # the server, the network or the driver: all retried alike
             if CONFLICT_MARK in str(exc):
                 raise StepMismatch(1, -1) from None
             raise StorageError(f"database error: {exc}") from exc
-        except Exception as exc:
-            # the server ended the session (restart, failover, an administrator), the
-            # network failed, or the driver lost track: the pool makes a new connection
-            pooled.invalidate(exc)
-            raise StorageError(f"database error: {exc}") from exc
-        except asyncio.CancelledError:
-            pooled.invalidate()  # its answer may still come: the connection is not reused
-            raise
         if step.expect is not None and rows != step.expect:
             raise StepMismatch(0, rows)
 
     async def close(self) -> None:
-        """The engine is closed by the storage."""
+        """Close the direct connections (the engine is closed by the storage)."""
+        if self.direct is not None:
+            await self.direct.close()
