@@ -29,7 +29,6 @@ import contextlib
 import cProfile
 import dataclasses
 import json
-import os
 import pstats
 import resource
 import sqlite3
@@ -222,7 +221,7 @@ def profile_main(name: str, concurrency: int | None, server: str | None) -> int:
     print(
         "(under cProfile, so slower than a plain run; the SQLite writer thread is not profiled)\n"
     )
-    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(int(os.environ.get("TASKFLOW_BENCH_TOP", "25")))
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
     for problem in result["problems"]:
         print(f"FAILED {name}: {problem}", file=sys.stderr)
     return 1 if result["problems"] else 0
