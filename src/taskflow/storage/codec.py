@@ -88,6 +88,27 @@ _C_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
 )
 
 
+_RECENT_TIMES: dict[datetime, str] = {}  # a batch shares a few timestamps
+
+
+def _time_text(value: Any) -> str:
+    if not isinstance(value, datetime):
+        raise TypeError(f"a value of type {type(value).__name__} is not JSON")
+    text = _RECENT_TIMES.get(value)
+    if text is None:  # naive times are UTC, as the driver takes them
+        text = value.isoformat() if value.tzinfo is not None else value.isoformat() + "+00:00"
+        if len(_RECENT_TIMES) >= 64:
+            _RECENT_TIMES.clear()
+        _RECENT_TIMES[value] = text
+    return text
+
+
+#: The rows of a multi-row statement on PostgreSQL, as JSON (times in ISO 8601, with zone).
+_C_ENCODE_ROWS = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _time_text, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False
+)
+
+
 def _encode(value: Any) -> str:
     return "".join(_C_ENCODE(value, 0))
 
@@ -180,8 +201,8 @@ class RowCodec:
         """PostgreSQL: a whole batch as one statement (`Step.whole`): the lease fence, then
         the task states and the events only if the fence held; one row if it did, none if
         not; an error naming `CONFLICT_MARK` if a task's status had changed (nothing is
-        written). Parameters: the fence's, then one array per state column, one per event
-        column, and the number of states."""
+        written). Parameters: the fence's, then the states' and the events' rows (`many`),
+        and the number of states."""
         key = (states, events)
         cached = self._batch_sql.get(key)
         if cached is not None:
@@ -189,19 +210,17 @@ class RowCodec:
         index = 9  # the fence's parameters come first
         parts = [f"fence AS ({self.fence_sql} RETURNING 1)"]
 
-        def arrays(columns: Sequence[str]) -> str:
+        def rows(columns: Sequence[str]) -> str:
             nonlocal index
-            first, index = index, index + len(columns)
-            return ", ".join(
-                f"${first + i + 1}::{self._pg_type(c)}[]" for i, c in enumerate(columns)
-            )
+            index += 1
+            return self._rows(columns, index)
 
         if states:
             columns = (*STATE_COLUMNS, "id", "expected")
             sets = ", ".join(f"{c} = {self._cast(c, f'u.{c}')}" for c in STATE_COLUMNS)
             parts.append(
-                f"states AS (UPDATE {TASKS} AS t SET {sets} FROM unnest({arrays(columns)}) "
-                f"AS u({', '.join(columns)}) WHERE t.id = u.id AND t.status = u.expected "
+                f"states AS (UPDATE {TASKS} AS t SET {sets} FROM {rows(columns)} AS u "
+                "WHERE t.id = u.id AND t.status = u.expected "
                 "AND EXISTS (SELECT 1 FROM fence) RETURNING 1)"
             )
         if events:
@@ -209,7 +228,7 @@ class RowCodec:
             values = ", ".join(self._cast(c, f"u.{c}") for c in EVENT_COLUMNS)
             parts.append(
                 f"events AS (INSERT INTO {EVENTS} ({names}) SELECT {values} FROM "
-                f"unnest({arrays(EVENT_COLUMNS)}) AS u({names}) WHERE EXISTS (SELECT 1 FROM fence))"
+                f"{rows(EVENT_COLUMNS)} AS u WHERE EXISTS (SELECT 1 FROM fence))"
             )
         check = "true"
         if states:
@@ -243,28 +262,33 @@ class RowCodec:
         names = ", ".join(columns)
         if not self.postgres:
             return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
-        arrays = ", ".join(f"${i + 1}::{self._pg_type(c)}[]" for i, c in enumerate(columns))
         values = ", ".join(self._cast(c, f"u.{c}") for c in columns)
-        return f"INSERT INTO {table} ({names}) SELECT {values} FROM unnest({arrays}) AS u({names})"
+        return f"INSERT INTO {table} ({names}) SELECT {values} FROM {self._rows(columns, 1)} AS u"
 
     def _update_states(self) -> str:
         if not self.postgres:
             sets = ", ".join(f"{c} = ?" for c in STATE_COLUMNS)
             return f"UPDATE {TASKS} SET {sets} WHERE id = ? AND status = ?"
         columns = (*STATE_COLUMNS, "id", "expected")
-        arrays = ", ".join(f"${i + 1}::{self._pg_type(c)}[]" for i, c in enumerate(columns))
         sets = ", ".join(f"{c} = {self._cast(c, f'u.{c}')}" for c in STATE_COLUMNS)
         return (
-            f"UPDATE {TASKS} AS t SET {sets} FROM unnest({arrays}) AS u({', '.join(columns)}) "
+            f"UPDATE {TASKS} AS t SET {sets} FROM {self._rows(columns, 1)} AS u "
             "WHERE t.id = u.id AND t.status = u.expected"
         )
 
-    def many(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]] | tuple[list[Any], ...]:
+    def _rows(self, columns: Sequence[str], param: int) -> str:
+        """PostgreSQL: the rows of parameter ``param`` (a JSON array of rows, each an array
+        in ``columns`` order, from `many`) as a table of typed columns."""
+        typed = ", ".join(f"(r->>{i})::{self._pg_type(c)} AS {c}" for i, c in enumerate(columns))
+        return f"(SELECT {typed} FROM jsonb_array_elements(${param}::jsonb) AS e(r))"
+
+    def many(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]] | tuple[str]:
         """The parameters of a multi-row statement: the rows (SQLite ``executemany``), or one
-        array per column (PostgreSQL ``unnest``)."""
+        JSON array of them (PostgreSQL): one parameter the driver sends as it is, instead of
+        one array per column whose every element it would inspect."""
         if not self.postgres:
             return rows
-        return tuple(list(column) for column in zip(*rows, strict=True))
+        return ("".join(_C_ENCODE_ROWS(rows, 0)),)
 
     # -- rows -------------------------------------------------------------------------------
 

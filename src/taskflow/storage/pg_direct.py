@@ -6,8 +6,9 @@ server, so these statements have connections of their own: a small pool of plain
 connections, opened as needed up to `MAX_CONNECTIONS` and kept idle for reuse. They are set
 to always use the generic plan of a prepared statement (``plan_cache_mode``): the batch
 statement's plan never changes, and planning it anew each time would cost as much as running
-it. A connection that fails in any way other than a refused write is closed, never reused,
-and the idle ones with it (what broke one — a restart, a failover — most likely broke all).
+it. That plan looks rows up by primary key, never by scanning a table (`SERVER_SETTINGS`).
+A connection that fails in any way other than a refused write is closed, never reused, and
+the idle ones with it (what broke one — a restart, a failover — most likely broke all).
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ from typing import Any
 from taskflow.exceptions import StorageError
 
 MAX_CONNECTIONS = 10
-SERVER_SETTINGS = {"plan_cache_mode": "force_generic_plan", "application_name": "taskflow"}
+#: The batch statements touch a few rows by primary key, whatever the table's statistics say
+#: (a tree of 10,000 tasks inserted a moment ago is "small" until the next ANALYZE, and a
+#: hash join over a sequential scan of it would make every batch cost the whole table).
+SERVER_SETTINGS = {
+    "plan_cache_mode": "force_generic_plan",
+    "enable_seqscan": "off",
+    "enable_hashjoin": "off",
+    "enable_mergejoin": "off",
+    "application_name": "taskflow",
+}
 
 
 class DirectStatements:
