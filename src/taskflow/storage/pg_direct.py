@@ -44,12 +44,24 @@ class DirectStatements:
         self.dsn = dsn
         self._idle: list[Any] = []
         self._slots = asyncio.BoundedSemaphore(MAX_CONNECTIONS)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+
+    def _bind(self) -> None:
+        """Connections belong to one event loop: a storage used from another loop later (a
+        second ``asyncio.run``) starts afresh there."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            for conn in self._idle:
+                conn.terminate()
+            self._idle, self._loop = [], loop
+            self._slots = asyncio.BoundedSemaphore(MAX_CONNECTIONS)
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         import asyncpg
 
+        self._bind()
         async with self._slots:
             if self._closed:
                 raise StorageError("the storage is closed")
