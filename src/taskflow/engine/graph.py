@@ -22,6 +22,10 @@ _PENDING = TaskStatus.PENDING
 _TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
 
+#: The edges of a task that has none (never appended to: the first edge makes a list).
+_NONE: Any = ()
+
+
 class Node:
     """One task of a running tree: its definition, live state and edges."""
 
@@ -76,9 +80,11 @@ class Node:
         self.updated_at = task.updated_at
         self.dirty_from: TaskStatus | None = None  # status when first changed in the open batch
         self.parent: Node | None = None
-        self.children: list[Node] = []
-        self.requirements: list[tuple[Node, bool]] = []
-        self.dependents: list[tuple[Node, bool]] = []
+        # the edges: a shared empty tuple until the first one (most tasks have no children,
+        # many no dependents: thousands of empty lists would only keep the collector busy)
+        self.children: list[Node] = _NONE
+        self.requirements: list[tuple[Node, bool]] = _NONE
+        self.dependents: list[tuple[Node, bool]] = _NONE
         self.waiting_on = 0  # dependencies not yet terminal
         self.unfinished_children = 0
         self.failed_requirement: Node | None = None
@@ -204,14 +210,23 @@ class RunGraph:
     def _link(self, node: Node) -> None:
         parent_id = node.base.parent_id
         if parent_id is not None and parent_id in self.nodes:
-            node.parent = self.nodes[parent_id]
-            node.parent.children.append(node)
+            parent = node.parent = self.nodes[parent_id]
+            if parent.children:
+                parent.children.append(node)
+            else:
+                parent.children = [node]
             if not node.is_terminal:
                 node.parent.unfinished_children += 1
         for dep in node.base.dependencies:
             upstream = self.nodes[dep.id]
-            node.requirements.append((upstream, dep.required))
-            upstream.dependents.append((node, dep.required))
+            if node.requirements:
+                node.requirements.append((upstream, dep.required))
+            else:
+                node.requirements = [(upstream, dep.required)]
+            if upstream.dependents:
+                upstream.dependents.append((node, dep.required))
+            else:
+                upstream.dependents = [(node, dep.required)]
             if not upstream.is_terminal:
                 node.waiting_on += 1
             elif dep.required and upstream.status is not _COMPLETED:
