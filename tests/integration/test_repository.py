@@ -302,3 +302,25 @@ async def test_a_batch_whose_answer_was_lost_is_not_a_conflict_when_retried(
             await repository.storage.commit(other)
     finally:
         await repository.close()
+
+
+async def test_a_tree_bigger_than_one_statement_is_inserted_all_or_nothing(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskflow.storage import codec
+
+    monkeypatch.setattr(codec, "MANY_ROWS", 7)  # 20 tasks: three statements on PostgreSQL
+    repository = create_session(database_url)
+    try:
+        tasks = build_tree({"name": "wide", "children": [{"key": f"t{i}"} for i in range(19)]})
+        await repository.storage.insert(tasks, TaskTree.of(tasks[0]))
+        stored = await repository.list_tasks(tree_id=tasks[0].id)
+        assert sorted(t.key for t in stored) == sorted(t.key for t in tasks)
+        again = build_tree({"name": "bad", "children": [{"key": f"t{i}"} for i in range(19)]})
+        clash = [*again[:-1], tasks[5]]  # the last statement's rows hold an id already stored
+        with pytest.raises(DefinitionError, match="refused"):
+            await repository.storage.insert(clash, TaskTree.of(again[0]))
+        assert await repository.list_tasks(tree_id=again[0].id) == []  # nothing of it
+        assert await repository.get_tree(again[0].id) is None
+    finally:
+        await repository.close()

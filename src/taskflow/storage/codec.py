@@ -27,6 +27,8 @@ from taskflow.storage.records import TaskState, TreeBatch
 HEAD_REVISION = "0006_task_cursor"
 #: In the error a whole-batch statement raises when a compare-and-set missed (`batch_sql`).
 CONFLICT_MARK = "taskflow-conflict"
+#: Rows per multi-row statement on PostgreSQL when a write has more (a big tree's insert).
+MANY_ROWS = 5000
 #: Where the revision is kept (alembic's table, named for taskflow: it may share a database).
 VERSION_TABLE = "taskflow_alembic_version"
 
@@ -281,6 +283,14 @@ class RowCodec:
         in ``columns`` order, from `many`) as a table of typed columns."""
         typed = ", ".join(f"(r->>{i})::{self._pg_type(c)} AS {c}" for i, c in enumerate(columns))
         return f"(SELECT {typed} FROM jsonb_array_elements(${param}::jsonb) AS e(r))"
+
+    def chunked(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """The parameters of as many multi-row statements as ``rows`` need: one on SQLite;
+        on PostgreSQL one per `MANY_ROWS` (a JSON value has a size limit; a tree of a
+        million tasks stays far within it this way)."""
+        if not self.postgres:
+            return [rows]
+        return [self.many(rows[i : i + MANY_ROWS]) for i in range(0, len(rows), MANY_ROWS)]
 
     def many(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]] | tuple[str]:
         """The parameters of a multi-row statement: the rows (SQLite ``executemany``), or one

@@ -252,7 +252,9 @@ class SqlStorage(Storage):
                 rows = [codec.task_row(task) for task in new_tasks]
             except ValueError as exc:  # NaN or infinity in inputs
                 raise DefinitionError(f"a value cannot be stored as JSON: {exc}") from exc
-            steps.append(Step(codec.insert_task_sql, codec.many(rows), many=True))
+            steps.extend(
+                Step(codec.insert_task_sql, part, many=True) for part in codec.chunked(rows)
+            )
         if not steps:
             return
         try:

@@ -171,7 +171,9 @@ class SqlScheduleStore(ScheduleStore):
             tree_rows = [codec.tree_row(tree) for tree, _ in firing.trees]
             task_rows = [codec.task_row(task) for _, tasks in firing.trees for task in tasks]
             steps.append(Step(codec.insert_tree_sql, codec.many(tree_rows), many=True))
-            steps.append(Step(codec.insert_task_sql, codec.many(task_rows), many=True))
+            steps.extend(
+                Step(codec.insert_task_sql, part, many=True) for part in codec.chunked(task_rows)
+            )
         return steps
 
     # -- rows ---------------------------------------------------------------------------------
