@@ -28,6 +28,24 @@ def celery_manager(url: str, settings: CelerySettings, **engine: Any) -> TaskMan
     )
 
 
+async def one_tree_each(managers: list[TaskManager], children: list[Any]) -> list[Any]:
+    """Run one tree of ``children`` on each manager at once (then close them); the tasks
+    with an executor, of all the trees."""
+
+    async def run(manager: TaskManager, name: str) -> list[Any]:
+        tree = await manager.run_tree({"name": name, "children": children})
+        return [n.task for n in tree.walk() if n.task.executor]
+
+    try:
+        trees = await asyncio.wait_for(
+            asyncio.gather(*(run(m, f"tree-{i}") for i, m in enumerate(managers))), 60
+        )
+    finally:
+        for manager in managers:
+            await manager.close()
+    return [task for tree in trees for task in tree]
+
+
 async def test_a_tree_of_200_tasks_over_two_workers(
     postgres_url: str, celery_settings: CelerySettings, two_workers: list[Any]
 ) -> None:

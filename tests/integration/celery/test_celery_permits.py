@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from celery_workers import Worker
-from test_celery_backend import celery_manager
+from test_celery_backend import celery_manager, one_tree_each
 
 from taskflow.backends.celery import CelerySettings
 from taskflow.backends.celery.app import async_redis_client
@@ -29,19 +29,10 @@ async def test_two_orchestrators_share_one_concurrency_limit(
         for _ in range(2)
     ]
 
-    async def run(manager: Any, name: str) -> list[Any]:
-        children = [{"key": f"s{i}", "executor": "ct.span", "inputs": {"seconds": 0.3}} for i in range(3)]  # fmt: skip
-        tree = await manager.run_tree({"name": name, "children": children})
-        return [n.task for n in tree.walk() if n.task.executor]
-
-    try:
-        trees = await asyncio.wait_for(
-            asyncio.gather(run(managers[0], "a"), run(managers[1], "b")), 60
-        )
-    finally:
-        for manager in managers:
-            await manager.close()
-    tasks = [task for tree in trees for task in tree]
+    children = [
+        {"key": f"s{i}", "executor": "ct.span", "inputs": {"seconds": 0.3}} for i in range(3)
+    ]
+    tasks = await one_tree_each(managers, children)
     assert all(t.status.value == "completed" for t in tasks), [t.error for t in tasks]
     spans = sorted((t.result["began"], t.result["ended"]) for t in tasks)
     overlaps = [(a, b) for a, b in itertools.pairwise(spans) if b[0] < a[1]]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import pytest
 from celery_workers import Worker
-from test_celery_backend import celery_manager
+from test_celery_backend import celery_manager, one_tree_each
 
 from taskflow.backends.celery import CelerySettings
 
@@ -22,19 +19,8 @@ async def test_two_orchestrators_share_one_rate_limit(
         for _ in range(2)
     ]
 
-    async def run(manager: Any, name: str) -> list[Any]:
-        children = [{"key": f"t{i}", "executor": "ct.noop"} for i in range(10)]
-        tree = await manager.run_tree({"name": name, "children": children})
-        return [n.task for n in tree.walk() if n.task.executor]
-
-    try:
-        trees = await asyncio.wait_for(
-            asyncio.gather(run(managers[0], "a"), run(managers[1], "b")), 60
-        )
-    finally:
-        for manager in managers:
-            await manager.close()
-    tasks = [task for tree in trees for task in tree]
+    children = [{"key": f"t{i}", "executor": "ct.noop"} for i in range(10)]
+    tasks = await one_tree_each(managers, children)
     assert all(t.status.value == "completed" for t in tasks)
     starts = sorted(t.started_at for t in tasks)
     rate = (len(starts) - 1) / (starts[-1] - starts[0]).total_seconds()
