@@ -266,6 +266,27 @@ def test_import_finds_modules_in_the_working_directory(cli: Cli, tmp_path: Path)
         assert hi["result"] == {"hello": "world"}
 
 
+def test_taskflow_import_registers_executors_as_the_workers_read_it(
+    cli: Cli, tmp_path: Path
+) -> None:
+    write(tmp_path, "greetings.py", GREETING)
+    tree_file = write(tmp_path, "hi.yaml", "tasks:\n  - {key: hi, executor: greet}\n")
+    command = [sys.executable, "-m", "taskflow.cli", "run", str(tree_file), "--json"]
+    done = subprocess.run(
+        command, env={**cli.env, "TASKFLOW_IMPORT": " greetings, "}, cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    hi = next(t for t in json.loads(done.stdout)["tasks"] if t["key"] == "hi")
+    assert hi["result"] == {"hello": "world"}
+    wrong = subprocess.run(
+        command, env={**cli.env, "TASKFLOW_IMPORT": "greetingz"}, cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert wrong.returncode == 2
+    assert "TASKFLOW_IMPORT" in wrong.stderr and "greetingz" in wrong.stderr
+
+
 GREETING = """
 from taskflow import BaseTask, executor_register
 

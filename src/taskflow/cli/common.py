@@ -155,17 +155,22 @@ def json_option(function: F) -> F:
 
 def import_modules(names: tuple[str, ...]) -> None:
     """Import executor modules named on the command line (``--import`` before or after the
-    subcommand), from the working directory too, as ``python -m`` does."""
+    subcommand) and in ``$TASKFLOW_IMPORT`` (comma-separated, as the Celery workers read it:
+    one setting registers the executors on both sides), from the working directory too, as
+    ``python -m`` does."""
     here = os.getcwd()
     if here not in sys.path and "" not in sys.path:
         sys.path.insert(0, here)
-    for name in (*global_options().imports, *names):
+    from_env = [n.strip() for n in os.environ.get("TASKFLOW_IMPORT", "").split(",") if n.strip()]
+    given = [*global_options().imports, *names]
+    for name, hint in [
+        *((n, "TASKFLOW_IMPORT") for n in from_env),
+        *((n, "--import") for n in given),
+    ]:
         try:
             importlib.import_module(name)
         except ImportError as exc:
-            raise click.BadParameter(
-                f"cannot import {name!r}: {exc}", param_hint="--import"
-            ) from exc
+            raise click.BadParameter(f"cannot import {name!r}: {exc}", param_hint=hint) from exc
 
 
 @contextlib.asynccontextmanager
