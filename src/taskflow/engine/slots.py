@@ -101,10 +101,15 @@ class Slots:
         """Wait for ``holder``'s permit, then for a slot (a parked task coming back)."""
         if holder is not None:
             await self.permit(executor_id, holder)
-        while not self.try_acquire(executor_id):
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            await waiter
+        try:
+            while not self.try_acquire(executor_id):
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                await waiter
+        except asyncio.CancelledError:
+            if holder is not None:
+                self.release_permit(holder)  # it will not run: its permit goes back
+            raise
 
     def watch(self, watcher: Watcher) -> Callable[[], None]:
         """Call ``watcher(executor_id)`` whenever a slot frees; returns the unwatch function."""

@@ -92,3 +92,22 @@ async def test_without_shared_permits_each_manager_counts_its_own(make_engine: M
     await until(lambda: len(running(engines)) == 2, "one limited task per manager")
     scripted(engines[0]).finish("a1")
     scripted(engines[1]).finish("b1")
+
+
+async def test_a_parked_task_stopped_while_it_waits_for_a_slot_gives_its_permit_back(
+    make_engine: Make,
+) -> None:
+    permits = MemoryPermits()
+    engine = make_engine({"a1": WaitFor("go"), "busy": HOLD}, permits=permits, concurrency=1)
+    tree_id = await engine.launch({"key": "root", "children": [work("a1", executor="limited")]})
+    await until(lambda: any(t.waiting for t in engine.running_tasks()), "a1 to park")
+    other = await engine.launch({"key": "other", "children": [work("busy")]})
+    await until(lambda: scripted(engine).running("busy") is not None, "busy to take the slot")
+    waiting = next(t for t in engine.running_tasks() if t.key == "a1")
+    await engine.notify(waiting.id, "go", 1)  # a1 takes its permit, then waits for the slot
+    await until(lambda: bool(permits.held[BUCKET]), "a1 to hold its permit")
+    await engine.cancel(tree_id)
+    await engine.wait(tree_id)
+    assert permits.held[BUCKET] == set()
+    scripted(engine).finish("busy")
+    await engine.wait(other)
