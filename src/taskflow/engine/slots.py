@@ -45,7 +45,7 @@ class Slots:
         self._limits: dict[str, int | None] = {}
         self._watchers: list[Watcher] = []
         self._waiters: list[asyncio.Future[None]] = []
-        self._held: dict[str, str] = {}  # holder (task id) -> its executor's permit bucket
+        self._held: dict[str, str] = {}  # holder (task id) -> the executor it holds a permit of
         self._asking: dict[str, collections.deque[tuple[str, asyncio.Future[None]]]] = {}
         self._pumps: dict[str, asyncio.Task[None]] = {}
         self._freed: dict[str, asyncio.Event] = {}
@@ -80,9 +80,10 @@ class Slots:
         self.running += 1
         self.per_executor[executor_id] += 1
         if holder is not None and self.shared(executor_id) and holder not in self._held:
-            bucket = _bucket(executor_id)
-            self._held[holder] = bucket
-            self._call(self._permits().take(bucket, holder), f"taking {holder}'s permit")
+            self._held[holder] = executor_id
+            self._call(
+                self._permits().take(_bucket(executor_id), holder), f"taking {holder}'s permit"
+            )
 
     def release(self, executor_id: str, holder: str | None = None) -> None:
         """Give a slot (and ``holder``'s permit) back and tell every watching tree run."""
@@ -146,11 +147,12 @@ class Slots:
 
     def release_permit(self, holder: str) -> None:
         """Give ``holder``'s permit back, if it holds one."""
-        bucket = self._held.pop(holder, None)
-        if bucket is None:
+        executor_id = self._held.pop(holder, None)
+        if executor_id is None:
             return
-        self._call(self._permits().release(bucket, holder), f"releasing {holder}'s permit")
-        freed = self._freed.get(bucket.removeprefix("executor:"))
+        release = self._permits().release(_bucket(executor_id), holder)
+        self._call(release, f"releasing {holder}'s permit")
+        freed = self._freed.get(executor_id)
         if freed is not None:
             freed.set()
 
@@ -174,7 +176,7 @@ class Slots:
                 taken = False
             if taken:
                 asking.popleft()
-                self._held[holder] = bucket
+                self._held[holder] = executor_id
                 if future.done():
                     self.release_permit(holder)  # its task stopped asking meanwhile
                 else:
