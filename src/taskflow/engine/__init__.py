@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 from taskflow.engine.hooks import TerminalOutcome
-from taskflow.engine.manager import Engine, ResumeResult
+from taskflow.engine.manager import Engine
 from taskflow.engine.settings import EngineSettings
+from taskflow.engine.takeover import ResumeResult
 
 __all__ = ["Engine", "EngineSettings", "ResumeResult", "TerminalOutcome"]

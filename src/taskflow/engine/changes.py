@@ -11,14 +11,25 @@ size bound, and an attempt's log is capped.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from taskflow.engine.batch import WritePipeline
 from taskflow.engine.decide import Decision
 from taskflow.engine.graph import Node, RunGraph
 from taskflow.events import EventType, TaskEvent
-from taskflow.models import AttemptRecord, TaskStatus, check_transition, utcnow
+from taskflow.models import (
+    AttemptRecord,
+    TaskStatus,
+    TaskTree,
+    TreeStatus,
+    check_transition,
+    rolled_up_status,
+    utcnow,
+)
+from taskflow.storage import TreeState
 
 S = TaskStatus
 _EVENT_OF = {
@@ -205,6 +216,32 @@ class Changes:
     def batch_began(self) -> None:
         """The open batch went to be written: log events of the next one start afresh."""
         self._open_logs.clear()
+
+    def tree_state(
+        self, tree: TaskTree, *, started: bool, final: bool, lease_seconds: float
+    ) -> tuple[TaskTree, TreeState]:
+        """The tree record as this batch leaves it: its status rolled up from every task,
+        its times, and its lease renewed by ``lease_seconds`` (or let go, when ``final``).
+
+        ``started``: the run runs the tree (rather than only settling requests on it).
+        """
+        now = self.now
+        if self.graph.all_terminal:
+            status = rolled_up_status(node.status for node in self.graph)
+        elif started or tree.started_at is not None:
+            status = TreeStatus.IN_PROGRESS
+        else:
+            status = tree.status  # settled but never started: still pending or queued
+        started_at = tree.started_at or (now if started else None)
+        state = TreeState(
+            status=status,
+            started_at=started_at,
+            finished_at=now if status.is_finished else None,
+            updated_at=now,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            keep_lease=not final,
+        )
+        return dataclasses.replace(tree, status=status, started_at=started_at), state
 
     # -- group progress -----------------------------------------------------------------------
 

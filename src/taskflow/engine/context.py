@@ -1,8 +1,9 @@
-"""`RunContext`: what every tree run of one manager shares."""
+"""`RunContext`: what every tree run of one manager shares; `Mode`: what a run is for."""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 
 from taskflow.backends import ExecutionBackend
 from taskflow.engine.hooks import Hooks
@@ -24,3 +25,11 @@ class RunContext:
     slots: Slots
     bus: EventBus
     hooks: Hooks
+
+
+class Mode(enum.Enum):
+    """What a run is for: running the tree, or only applying requests to a tree nobody runs
+    (a cancel) and letting it go again."""
+
+    RUN = "run"
+    SETTLE = "settle"

@@ -1,9 +1,9 @@
 """`Dispatch`: a tree run's attempts — handed to the backend, heard back from, parked, stopped.
 
 It turns claimed tasks into JSON-serialisable `Attempt` values (references resolved, pre-hooks
-run under the attempt's time limit), receives the backend's reports for them, parks a task that
-waits for a signal (it gives its slot back) and resumes it when the signal comes (it takes a
-slot again), and asks the backend to stop attempts. What a finished attempt leads to is the
+run under the attempt's time limit), receives the backend's reports for them, and asks the
+backend to stop attempts. A task that waits for a signal is parked and resumed by
+`taskflow.engine.waits`. What a finished attempt leads to is the
 run's decision (`TreeRun.outcome`).
 
 A backend whose attempts outlive this process also says how far it has read their reports
@@ -17,62 +17,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
 from taskflow.backends import Attempt
-from taskflow.engine.batch import WritePipeline
-from taskflow.engine.changes import Changes
-from taskflow.engine.context import RunContext
 from taskflow.engine.decide import CancelRequest
-from taskflow.engine.graph import Node, RunGraph
+from taskflow.engine.graph import Node
+from taskflow.engine.running import RunHost, Running
+from taskflow.engine.waits import Waits
 from taskflow.executors import Outcome
-from taskflow.models import ErrorType, TaskStatus, TaskTree, utcnow
+from taskflow.models import ErrorType, TaskStatus
 from taskflow.models.values import json_problem
 from taskflow.references import ReferenceResolutionError, resolve
-from taskflow.storage import Signal, SignalUse
+from taskflow.storage import Signal
 
 logger = logging.getLogger("taskflow.engine")
-
-
-class RunHost(Protocol):
-    """What `Dispatch` needs of the tree run it serves."""
-
-    context: RunContext
-    graph: RunGraph
-    changes: Changes
-    batch: WritePipeline
-    tree: TaskTree
-
-    @property
-    def now(self) -> datetime: ...
-
-    def outcome(self, running: Running, outcome: Outcome) -> None: ...
-
-    def slot_freed(self) -> None: ...
-
-    def wake(self) -> None: ...
-
-
-@dataclasses.dataclass(slots=True, eq=False)
-class Running:
-    """One attempt of this run, from its claim to its outcome."""
-
-    node: Node
-    dispatch_id: str
-    submitted: bool = False
-    holds_slot: bool = True
-    cancel: CancelRequest | None = None
-    stopping: bool = False
-    wait_key: str | None = None  # parked, waiting for this signal
-    wait_timer: asyncio.TimerHandle | None = None
-    looking: bool = False  # a reported wait is being looked into (a signal stored for it?)
-    held_cursor: str | None = None  # the backend's position, stored once that is done
-    starting: asyncio.Task[None] | None = None  # pre-hooks in flight
-    ended: bool = False  # its outcome came back, and waits to be judged
-    message: str | None = None
-    used_signals: set[int] = dataclasses.field(default_factory=set)
 
 
 class Dispatch:
@@ -85,6 +44,7 @@ class Dispatch:
         self._messages: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.holding = 0
+        self._waits = Waits(self)
 
     @property
     def busy(self) -> bool:
@@ -108,7 +68,8 @@ class Dispatch:
         if message:
             self._messages[node.id] = message
 
-    def _spawn(self, coroutine: Any) -> None:
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a helper of this run's attempts (ended with the run)."""
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -191,30 +152,11 @@ class Dispatch:
             logger.info("task %s: following attempt %s again", node.key, dispatch_id)
             self._by_node[node.id] = running
             self._by_dispatch[dispatch_id] = running
-            if not self._still_parked(running):
+            if not self._waits.still_parked(running):
                 self.holding += 1
                 self.host.context.slots.take(node.base.executor or "", node.id)
             backend.attach(attempt, self, cursor=node.cursor)
         return {found[dispatch_id][0].node.id for dispatch_id in known}
-
-    def _still_parked(self, running: Running) -> bool:
-        """Whether a task followed again was parked by its previous manager; if so it stays
-        parked: no slot, and what remains of its wait's timeout armed again (the backend,
-        reading on from the stored cursor, will not report that wait again)."""
-        waiting = running.node.waiting
-        key = waiting.get("key") if waiting is not None else None
-        if waiting is None or not isinstance(key, str):
-            return False
-        running.wait_key = key
-        running.holds_slot = False
-        timeout = waiting.get("timeout")
-        if isinstance(timeout, int | float) and not isinstance(timeout, bool):
-            left = float(timeout)
-            since = _time(waiting.get("since"))
-            if since is not None:
-                left -= (utcnow() - since) / timedelta(seconds=1)
-            self._arm_wait_timeout(running, max(left, 0.0))
-        return True
 
     async def _after_hooks(self, running: Running, attempt: Attempt) -> None:
         """Pre-hooks may replace the inputs; they run under the attempt's time limit."""
@@ -295,8 +237,7 @@ class Dispatch:
         """The executor waits for a signal: look for one stored, else park the task."""
         running = self._by_dispatch.get(dispatch_id)
         if running is not None:
-            running.looking = True
-            self._spawn(self._wait(running, key, timeout))
+            self._waits.reported(running, key, timeout)
 
     def position(self, dispatch_id: str, cursor: str) -> None:
         """The backend has reported everything of the attempt before ``cursor``: queued with
@@ -322,99 +263,36 @@ class Dispatch:
         if running.wait_timer is not None:
             running.wait_timer.cancel()
         if running.holds_slot:
-            self._release(running)
+            self.release(running)
         self.host.outcome(running, outcome)
 
     def judged(self, running: Running) -> None:
         """The run judged the attempt's outcome: it is over."""
         self._by_node.pop(running.node.id, None)
 
-    def _release(self, running: Running) -> None:
+    def current(self, running: Running) -> bool:
+        """Whether ``running`` is still in flight (its outcome has not come back)."""
+        return self._by_dispatch.get(running.dispatch_id) is running
+
+    def find(self, node: Node) -> Running | None:
+        """The attempt of ``node`` in flight, if any."""
+        return self._by_node.get(node.id)
+
+    def release(self, running: Running) -> None:
+        """``running`` gives its slot back (it ended, or it is parked)."""
         running.holds_slot = False
         self.holding -= 1
         self.host.context.slots.release(running.node.base.executor or "", running.node.id)
         self.host.slot_freed()
 
-    # -- waits ----------------------------------------------------------------------------------
-
-    async def _stored_signal(self, running: Running, key: str) -> Signal | None:
-        node = running.node
-        found = await self.host.context.storage.signals.pending(
-            [node.base.tree_id], task_id=node.id, key=key
-        )
-        return next((s for s in found if s.id not in running.used_signals), None)
-
-    async def _wait(self, running: Running, key: str, timeout: float | None) -> None:
-        try:
-            signal = await self._stored_signal(running, key)
-        except Exception:
-            logger.exception("looking for a %r signal for task %s failed", key, running.node.key)
-            signal = None
-        finally:
-            running.looking = False
-        if self._by_dispatch.get(running.dispatch_id) is not running:
-            return  # it ended meanwhile
-        if signal is not None:
-            self._hand_over(running, key, signal.data, signal.id)
-        else:
-            self._park(running, key, timeout)
-        cursor, running.held_cursor = running.held_cursor, None
-        if cursor is not None:
-            self.host.changes.tick()
-            self.host.changes.position(running.node, cursor)
-
-    def _park(self, running: Running, key: str, timeout: float | None) -> None:
-        running.wait_key = key
-        self.host.changes.tick()
-        self.host.changes.waiting(running.node, key, timeout)
-        if running.holds_slot:
-            self._release(running)
-        if timeout is not None:
-            self._arm_wait_timeout(running, timeout)
-
-    def _arm_wait_timeout(self, running: Running, delay: float) -> None:
-        """Resume the parked task with no data (the wait timed out) in ``delay`` seconds."""
-        if running.wait_timer is not None:
-            running.wait_timer.cancel()
-        running.wait_timer = asyncio.get_running_loop().call_later(
-            delay, lambda: self._spawn(self._resume(running, None, None))
-        )
+    def retake(self, running: Running) -> None:
+        """``running`` holds a slot again (taken by `Waits` when it resumes)."""
+        running.holds_slot = True
+        self.holding += 1
 
     def deliver(self, node: Node, signal: Signal) -> bool:
         """A signal for ``node``: resume it if it is parked waiting for it."""
-        running = self._by_node.get(node.id)
-        if running is None or running.wait_key != signal.key or signal.id in running.used_signals:
-            return False
-        running.used_signals.add(signal.id)
-        self._spawn(self._resume(running, signal.data, signal.id))
-        return True
-
-    async def _resume(self, running: Running, data: Any, signal_id: int | None) -> None:
-        key = running.wait_key
-        if key is None:
-            return
-        running.wait_key = None
-        if running.wait_timer is not None:
-            running.wait_timer.cancel()
-            running.wait_timer = None
-        executor = running.node.base.executor or ""
-        await self.host.context.slots.acquire(executor, running.node.id)
-        if self._by_dispatch.get(running.dispatch_id) is not running:
-            # it ended while we waited for a slot
-            self.host.context.slots.release(executor, running.node.id)
-            return
-        running.holds_slot = True
-        self.holding += 1
-        self.host.changes.tick()
-        self.host.changes.resumed(running.node, timed_out=signal_id is None)
-        self._hand_over(running, key, data, signal_id)
-
-    def _hand_over(self, running: Running, key: str, data: Any, signal_id: int | None) -> None:
-        if signal_id is not None:
-            running.used_signals.add(signal_id)
-            self.host.batch.signals.append(SignalUse(signal_id, running.node.attempt))
-            self.host.wake()
-        self.host.context.backend.signal(running.dispatch_id, key, data)
+        return self._waits.deliver(node, signal)
 
     def close(self) -> None:
         """The run ended: drop timers and helper tasks."""
@@ -423,17 +301,6 @@ class Dispatch:
                 running.wait_timer.cancel()
         for task in self._tasks:
             task.cancel()
-
-
-def _time(value: Any) -> datetime | None:
-    """The ``since`` of a stored wait (ISO 8601), or ``None`` if it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        found = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return found if found.tzinfo is not None else None
 
 
 def _queue(params: Mapping[str, Any]) -> str | None:

@@ -6,8 +6,6 @@ settings: users construct that one. The engine itself never picks a storage or a
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -16,15 +14,14 @@ from typing import Any
 
 from taskflow.backends import ExecutionBackend
 from taskflow.definition import build_tree
-from taskflow.engine.context import RunContext
-from taskflow.engine.graph import RunGraph
+from taskflow.engine.context import Mode, RunContext
 from taskflow.engine.hooks import Hooks, PostHook, PreHook, TerminalCallback
-from taskflow.engine.keeper import LeaseKeeper
 from taskflow.engine.rerun import reset
-from taskflow.engine.run import Mode, TreeRun
+from taskflow.engine.runs import Runs
 from taskflow.engine.settings import EngineSettings
 from taskflow.engine.slots import Slots
 from taskflow.engine.subscription import follow_all, follow_tree
+from taskflow.engine.takeover import ResumeResult, acquire, claim_of, claim_unowned
 from taskflow.events import EventBus, TaskEvent
 from taskflow.exceptions import (
     DefinitionError,
@@ -33,8 +30,8 @@ from taskflow.exceptions import (
     TreeBusy,
 )
 from taskflow.executors import ExecutorRegistry, check_tasks
-from taskflow.identity import new_owner_id, provably_dead
-from taskflow.models import Lease, Task, TaskStatus, TaskTree, TaskTreeNode, TreeStatus, utcnow
+from taskflow.identity import new_owner_id
+from taskflow.models import Lease, Task, TaskTree, TaskTreeNode, TreeStatus, utcnow
 from taskflow.models.values import json_problem
 from taskflow.repository import TaskRepository
 from taskflow.storage import CANCEL, NOTIFY, LeaseClaim, Signal
@@ -43,26 +40,6 @@ logger = logging.getLogger("taskflow.engine")
 
 TreeLike = TaskTreeNode | Task | str
 Definition = Mapping[str, Any] | Sequence[Mapping[str, Any]]
-
-
-@dataclasses.dataclass(slots=True)
-class _Active:
-    run: TreeRun
-    done: asyncio.Task[TaskTreeNode]
-
-
-class ResumeResult(list[str]):
-    """The trees `Engine.resume` started (a list of ids), and those it could not.
-
-    Attributes:
-        failed: Trees it could not run, with why (an executor not installed here ...).
-        held: Unfinished trees still held by a live owner elsewhere (who, until when).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.failed: dict[str, str] = {}
-        self.held: list[TaskTree] = []
 
 
 class Engine:
@@ -94,21 +71,13 @@ class Engine:
         self.owner = new_owner_id()
         self.slots = Slots(self.settings, self.registry, backend.permits)
         self.hooks = Hooks()
-        self._context = RunContext(
+        context = RunContext(
             self.storage, self.registry, backend, self.settings, self.slots, self.events, self.hooks
         )
-        self.keeper = LeaseKeeper(
-            self.owner,
-            self.settings.lease_seconds,
-            self.storage.lease_renewer(),
-            self.storage.leases,
-            self._lease_lost,
-        )
-        self._active: dict[str, _Active] = {}
-        self._watcher: asyncio.Task[None] | None = None
+        self.runs = Runs(self.owner, context)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.owner}, {len(self._active)} trees running)"
+        return f"{type(self).__name__}({self.owner}, {len(self.runs)} trees running)"
 
     # -- creating -----------------------------------------------------------------------------
 
@@ -164,7 +133,7 @@ class Engine:
         lease = Lease(self.owner, now + timedelta(seconds=self.settings.lease_seconds), 1)
         record = dataclasses.replace(TaskTree.of(tasks[0]), lease=lease)
         await self.storage.insert(tasks, record)
-        self._run(tasks, record, LeaseClaim(self.owner, 1), on_terminal)
+        self.runs.start(tasks, record, LeaseClaim(self.owner, 1), on_terminal)
         return record.id
 
     # -- running ------------------------------------------------------------------------------
@@ -181,69 +150,19 @@ class Engine:
         """
         tasks = await self._load_tree(tree)
         tree_id = tasks[0].tree_id
-        active = self._active.get(tree_id)
-        if active is None:
+        run = self.runs.get(tree_id)
+        if run is None:
             check_tasks(tasks, self.registry)
             record = await self.task_repository.require_tree(tree_id)
             lease = await self._acquire(tree_id)
-            run = self._run(tasks, dataclasses.replace(record, lease=lease), _claim(lease), None)
-            active = self._active[tree_id]
-            del run
+            record = dataclasses.replace(record, lease=lease)
+            run = self.runs.start(tasks, record, claim_of(lease), None)
         if on_terminal is not None:
-            active.run.on_terminal.append(on_terminal)
+            run.on_terminal.append(on_terminal)
         return tree_id
 
     async def _acquire(self, tree_id: str) -> Lease:
-        """Take the tree's lease — at once from a provably dead owner on this host.
-
-        Raises:
-            TreeBusy: a live manager holds it.
-        """
-        now = utcnow()
-        expires = now + timedelta(seconds=self.settings.lease_seconds)
-        leases = self.storage.leases
-        lease = await leases.acquire(tree_id, self.owner, now, expires)
-        held_by = lease.owner if lease is not None else None
-        if held_by is not None and held_by != self.owner and provably_dead(held_by):
-            logger.warning("the owner of tree %s (%s) is dead: taking over", tree_id, held_by)
-            lease = await leases.acquire(tree_id, self.owner, now, expires, dead_owners=[held_by])
-        if lease is None:
-            raise TaskConflict(tree_id, "the tree has no record (was it deleted?)")
-        if lease.owner != self.owner:
-            raise TreeBusy(tree_id, lease.owner, lease.expires_at)
-        return lease
-
-    def _run(
-        self,
-        tasks: Sequence[Task],
-        tree: TaskTree,
-        claim: LeaseClaim,
-        on_terminal: TerminalCallback | None,
-        *,
-        mode: Mode = Mode.RUN,
-        resets: Mapping[str, TaskStatus] | None = None,
-    ) -> TreeRun:
-        run = TreeRun(RunGraph(tasks), tree, claim, self._context, mode=mode, resets=resets)
-        if on_terminal is not None:
-            run.on_terminal.append(on_terminal)
-        self.keeper.hold(tree.id, claim.token)
-        self._active[tree.id] = _Active(run, asyncio.ensure_future(self._drive(run)))
-        if self._watcher is None:
-            self._watcher = asyncio.ensure_future(self._watch())
-        return run
-
-    async def _drive(self, run: TreeRun) -> TaskTreeNode:
-        try:
-            await run.run()
-        finally:
-            self._active.pop(run.tree_id, None)
-            self.keeper.drop(run.tree_id)
-        return run.graph.tree_view()
-
-    def _lease_lost(self, tree_id: str) -> None:
-        active = self._active.get(tree_id)
-        if active is not None:
-            active.run.lease_lost()
+        return await acquire(self.storage.leases, tree_id, self.owner, self.settings.lease_seconds)
 
     async def wait(self, tree_id: str) -> TaskTreeNode:
         """Wait for a tree this manager runs; return it with every task's final state.
@@ -254,10 +173,10 @@ class Engine:
             LeaseLost: another manager took the tree over while this one ran it.
             StorageError: the database kept failing; the tree is left resumable.
         """
-        active = self._active.get(tree_id)
-        if active is None:
+        ended = await self.runs.wait(tree_id)
+        if ended is None:
             return await self.task_repository.get_task_tree(tree_id)
-        return await asyncio.shield(active.done)
+        return ended
 
     async def distribute_task_tree(self, tree: TreeLike) -> TaskTreeNode:
         """Run a tree until every task is terminal and return it with the final states.
@@ -295,25 +214,21 @@ class Engine:
             live manager elsewhere still holds, and until when).
         """
         result = await self.take_over()
-        result.held = [
-            t for t in await self.storage.leases.held(utcnow()) if t.id not in self._active
-        ]
+        result.held = [t for t in await self.storage.leases.held(utcnow()) if t.id not in self.runs]
         return result
 
     async def take_over(self, limit: int | None = None) -> ResumeResult:
         """Claim up to ``limit`` trees that need a manager (see `resume`), oldest first, and
         run them; no two managers ever claim the same tree."""
         result = ResumeResult()
-        now = utcnow()
-        leases = self.storage.leases
-        owners = {t.lease.owner for t in await leases.held(now) if t.lease.owner is not None}
-        dead = [owner for owner in owners if provably_dead(owner)]
-        expires = now + timedelta(seconds=self.settings.lease_seconds)
-        wanted = 1_000_000 if limit is None else limit
-        claimed = await leases.claim(
-            self.owner, now, expires, limit=wanted, dead_owners=dead, exclude=list(self._active)
+        claimed = await claim_unowned(
+            self.storage.leases,
+            self.owner,
+            self.settings.lease_seconds,
+            limit=1_000_000 if limit is None else limit,
+            exclude=self.runs.ids(),
         )
-        for tree_id, token in claimed:
+        for tree_id, lease in claimed:
             try:
                 tasks = await self.task_repository.get_tree_tasks(tree_id)
                 check_tasks(tasks, self.registry)
@@ -321,10 +236,9 @@ class Engine:
             except TaskflowError as exc:
                 logger.error("tree %s cannot run here: %s", tree_id, exc)
                 result.failed[tree_id] = str(exc)
-                await leases.release(tree_id, self.owner, token, utcnow())
+                await self.storage.leases.release(tree_id, self.owner, lease.token, utcnow())
                 continue
-            lease = Lease(self.owner, expires, token)
-            self._run(tasks, dataclasses.replace(record, lease=lease), _claim(lease), None)
+            self.runs.start(tasks, dataclasses.replace(record, lease=lease), claim_of(lease), None)
             result.append(tree_id)
         return result
 
@@ -340,7 +254,7 @@ class Engine:
             TreeBusy: another manager runs the tree (nothing was written).
         """
         task = await self.task_repository.require_task(task_id)
-        if task.tree_id in self._active:
+        if task.tree_id in self.runs:
             raise TaskConflict(task_id, "its tree is running; wait for it or cancel it first")
         lease = await self._acquire(task.tree_id)
         try:
@@ -355,7 +269,7 @@ class Engine:
             await self.storage.leases.release(task.tree_id, self.owner, lease.token, utcnow())
             raise
         record = dataclasses.replace(record, lease=lease)
-        self._run(tasks, record, _claim(lease), None, resets=was)
+        self.runs.start(tasks, record, claim_of(lease), None, resets=was)
         return task.tree_id
 
     # -- controlling --------------------------------------------------------------------------
@@ -370,9 +284,9 @@ class Engine:
         written here, now).
         """
         task = await self.task_repository.require_task(task_id)
-        active = self._active.get(task.tree_id)
-        if active is not None:
-            active.run.cancel(active.run.graph.nodes[task_id], reason)
+        run = self.runs.get(task.tree_id)
+        if run is not None:
+            run.cancel(run.graph.nodes[task_id], reason)
             return
         if task.is_terminal:
             return
@@ -381,13 +295,13 @@ class Engine:
             lease = await self._acquire(task.tree_id)
         except TreeBusy:
             return  # its manager acts on the request within poll_seconds
-        if task.tree_id in self._active:  # started here meanwhile: it reads the request itself
+        if task.tree_id in self.runs:  # started here meanwhile: it reads the request itself
             return
         tasks = await self.task_repository.get_tree_tasks(task.tree_id)
         record = dataclasses.replace(
             await self.task_repository.require_tree(task.tree_id), lease=lease
         )
-        self._run(tasks, record, _claim(lease), None, mode=Mode.SETTLE)
+        self.runs.start(tasks, record, claim_of(lease), None, mode=Mode.SETTLE)
         await self.wait(task.tree_id)
 
     async def notify(self, task_id: str, key: str, data: Any = None) -> None:
@@ -408,53 +322,33 @@ class Engine:
         if task.is_terminal:
             raise TaskConflict(task_id, f"it has {task.status.value}; nothing waits for {key!r}")
         signal_id = await self.storage.signals.put(task.tree_id, task_id, NOTIFY, key, data)
-        active = self._active.get(task.tree_id)
-        if active is not None:
-            active.run.on_signal(Signal(signal_id, task.tree_id, task_id, NOTIFY, key, data))
-
-    async def _watch(self) -> None:
-        """Every ``poll_seconds``: requests made by other processes for the trees run here."""
-        while True:
-            await asyncio.sleep(self.settings.poll_seconds)
-            if not self._active:
-                continue
-            try:
-                found = await self.storage.signals.pending(list(self._active))
-            except Exception:
-                logger.exception("looking for requests from other processes failed")
-                continue
-            for signal in found:
-                active = self._active.get(signal.tree_id)
-                if active is not None:
-                    active.run.on_signal(signal)
+        run = self.runs.get(task.tree_id)
+        if run is not None:
+            run.on_signal(Signal(signal_id, task.tree_id, task_id, NOTIFY, key, data))
 
     async def get_state(self, task_id: str) -> Task:
         """The task as it stands now (from memory when it runs here)."""
-        for active in self._active.values():
-            node = active.run.graph.nodes.get(task_id)
+        for run in self.runs:
+            node = run.graph.nodes.get(task_id)
             if node is not None:
                 return node.task
         return await self.task_repository.require_task(task_id)
 
     async def get_tree(self, tree_id: str) -> TaskTree:
         """The tree's record: its status rolled up from all its tasks, its owner, its lease."""
-        active = self._active.get(tree_id)
-        if active is not None:
-            return active.run.tree
+        run = self.runs.get(tree_id)
+        if run is not None:
+            return run.tree
         return await self.task_repository.require_tree(tree_id)
 
     def running_tasks(self) -> list[Task]:
         """Tasks running in this manager right now."""
-        return [
-            node.task
-            for active in self._active.values()
-            for node in active.run.dispatch.running_nodes()
-        ]
+        return [node.task for run in self.runs for node in run.dispatch.running_nodes()]
 
     @property
     def active_trees(self) -> list[str]:
         """The ids of the trees this manager runs."""
-        return list(self._active)
+        return self.runs.ids()
 
     async def stop_all(self, *, grace: float = 0.0) -> int:
         """Stop every tree this manager runs, leaving them resumable; return how many
@@ -465,17 +359,7 @@ class Engine:
         change is committed; the leases are released so that `resume` (here or in another
         process), or a worker, finishes the trees.
         """
-        active = list(self._active.values())
-        count = sum(len(a.run.dispatch.running_nodes()) for a in active)
-        for entry in active:
-            entry.run.drain()
-        done = [a.done for a in active]
-        if grace > 0 and done:
-            await asyncio.wait(done, timeout=grace)
-        for entry in active:
-            entry.run.stop()
-        await asyncio.gather(*done, return_exceptions=True)
-        return count
+        return await self.runs.stop_all(grace)
 
     def subscribe(self, tree_id: str | None = None, *, after: int = 0) -> AsyncIterator[TaskEvent]:
         """Events as an async iterator: of one tree (from the stored log after ``after``,
@@ -504,18 +388,7 @@ class Engine:
 
     async def close(self) -> None:
         """Stop running trees (resumable), the backend, and the repository's connections."""
-        await self.stop_all()
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-            self._watcher = None
-        await self.keeper.close()
+        await self.runs.close()
         await self.slots.close()
         await self.backend.close()
         await self.task_repository.close()
-
-
-def _claim(lease: Lease) -> LeaseClaim:
-    assert lease.owner is not None
-    return LeaseClaim(lease.owner, lease.token)

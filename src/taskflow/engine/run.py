@@ -15,49 +15,32 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import dataclasses
-import enum
-import heapq
-import itertools
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from taskflow.engine.admission import Admission
 from taskflow.engine.batch import WritePipeline
 from taskflow.engine.changes import Changes
-from taskflow.engine.context import RunContext
-from taskflow.engine.decide import (
-    Attempted,
-    CancelRequest,
-    Decision,
-    decide,
-    recovery,
-    unsafe_to_rerun,
-)
-from taskflow.engine.dispatch import Dispatch, Running
+from taskflow.engine.context import Mode, RunContext
+from taskflow.engine.decide import Attempted, CancelRequest, Decision, decide, unsafe_to_rerun
+from taskflow.engine.dispatch import Dispatch
 from taskflow.engine.graph import Node, RunGraph, rolled_up
 from taskflow.engine.hooks import TerminalCallback
+from taskflow.engine.ready import ReadyQueue
+from taskflow.engine.recover import apply_resets, left_running, recover
+from taskflow.engine.running import Running
 from taskflow.engine.timers import Timers
 from taskflow.events import EventType, TaskEvent
 from taskflow.exceptions import InvalidTransition, LeaseLost, StorageError, TaskflowError
 from taskflow.executors import Outcome
-from taskflow.models import ErrorType, TaskStatus, TaskTree, TreeStatus, rolled_up_status
+from taskflow.models import ErrorType, TaskStatus, TaskTree
 from taskflow.storage import LeaseClaim, Signal, SignalUse, TreeQuery, TreeState
 
 logger = logging.getLogger("taskflow.engine")
 
 S = TaskStatus
 DEADLINE_REASON = "the tree's deadline passed"
-Entry = tuple[int, int, Node]
-
-
-class Mode(enum.Enum):
-    """What a run is for: running the tree, or only applying requests to a tree nobody runs
-    (a cancel) and letting it go again."""
-
-    RUN = "run"
-    SETTLE = "settle"
 
 
 class TreeRun:
@@ -95,9 +78,7 @@ class TreeRun:
         self.changes = Changes(graph, self.batch, context.settings.max_log_bytes)
         self.dispatch = Dispatch(self)
         self.admission = Admission(context, self._admitted)
-        self._ready: list[Entry] = []
-        self._blocked: dict[str, list[Entry]] = collections.defaultdict(list)
-        self._order = itertools.count()
+        self._ready = ReadyQueue()
         self._outcomes: collections.deque[tuple[Running, Outcome]] = collections.deque()
         self._seen_signals: set[int] = set()
         self._naming: asyncio.Task[None] | None = None
@@ -129,9 +110,14 @@ class TreeRun:
             StorageError: the database kept failing; the tree is left resumable.
         """
         self.batch.seq = await self.context.storage.events.last_seq(self.tree_id)
-        self._apply_resets()
-        running = self._left_running() if self.mode is Mode.RUN else []
-        self._recover(await self.dispatch.reattach(running))
+        now, graph = self.now, self.graph
+        apply_resets(graph, self.resets, self.batch, now)
+        running = left_running(graph) if self.mode is Mode.RUN else []
+        followed = await self.dispatch.reattach(running)
+        changes, registry = self.changes, self.context.registry
+        recover(
+            graph, changes=changes, batch=self.batch, registry=registry, followed=followed, now=now
+        )
         if self.mode is Mode.RUN:
             self._arm_deadline()
             self._examine(self.graph)
@@ -165,12 +151,7 @@ class TreeRun:
                 if self.batch.pending:
                     self._begin()
             busy = self.dispatch.busy or self.batch.pending or self.batch.writing
-            waiting = (
-                self._ready
-                or self.timers.pending_retries()
-                or any(self._blocked.values())
-                or self.admission.pending
-            )
+            waiting = self._ready.waiting or self.timers.pending_retries() or self.admission.pending
             if not busy and (self.stopping or not waiting):
                 break
             await self._wait()
@@ -208,24 +189,12 @@ class TreeRun:
 
     def _tree_state(self, *, final: bool) -> TreeState:
         """The tree record as this batch leaves it (the lease renewed, or let go at the end)."""
-        tree, now = self.tree, self.now
-        if self.graph.all_terminal:
-            status = rolled_up_status(node.status for node in self.graph)
-        elif self.mode is Mode.RUN or tree.started_at is not None:
-            status = TreeStatus.IN_PROGRESS
-        else:
-            status = tree.status  # settled but never started: still pending or queued
-        started = tree.started_at or (now if self.mode is Mode.RUN else None)
-        finished = now if status.is_finished else None
-        self.tree = dataclasses.replace(tree, status=status, started_at=started)
-        return TreeState(
-            status=status,
-            started_at=started,
-            finished_at=finished,
-            updated_at=now,
-            lease_expires_at=now + timedelta(seconds=self.context.settings.lease_seconds),
-            keep_lease=not final,
+        lease_seconds = self.context.settings.lease_seconds
+        started = self.mode is Mode.RUN
+        self.tree, state = self.changes.tree_state(
+            self.tree, started=started, final=final, lease_seconds=lease_seconds
         )
+        return state
 
     # -- giving up ------------------------------------------------------------------------------
 
@@ -237,7 +206,6 @@ class TreeRun:
         self.failure = exc
         self.stopping = True
         self._ready.clear()
-        self._blocked.clear()
         self.timers.cancel_all()
         self.batch.abandon()
         self.dispatch.stop_all("the manager lost the tree")
@@ -273,7 +241,7 @@ class TreeRun:
                 elif node.retry_at is not None and node.retry_at > self.now:
                     self._arm_retry(node)
                 else:
-                    heapq.heappush(self._ready, (node.base.priority, next(self._order), node))
+                    self._ready.push(node)
             elif (
                 node.is_group
                 and node.opened
@@ -289,9 +257,7 @@ class TreeRun:
         return self.graph.finished(node)
 
     def _on_slot(self, executor_id: str) -> None:
-        blocked = self._blocked.get(executor_id)
-        if blocked:
-            heapq.heappush(self._ready, heapq.heappop(blocked))
+        self._ready.unblock(executor_id)
         self._wakeup.set()
 
     def _claim(self) -> list[Node]:
@@ -300,7 +266,7 @@ class TreeRun:
         while self._ready and slots.has_room:
             if limit is not None and self.dispatch.holding >= limit:
                 break
-            entry = heapq.heappop(self._ready)
+            entry = self._ready.pop()
             node = entry[2]
             if not self.graph.startable(node):
                 self.context.slots.release_permit(node.id)  # cancelled while it waited
@@ -310,7 +276,7 @@ class TreeRun:
             executor_id = node.base.executor
             assert executor_id is not None
             if not slots.try_acquire(executor_id):
-                heapq.heappush(self._blocked[executor_id], entry)
+                self._ready.block(executor_id, entry)
                 continue
             self.changes.claim(node)
             self.dispatch.claimed(node)
@@ -319,12 +285,12 @@ class TreeRun:
 
     def _admitted(self, node: Node) -> None:
         """A task held back by a rate limit may start now."""
-        heapq.heappush(self._ready, (node.base.priority, next(self._order), node))
+        self._ready.push(node)
         self._wakeup.set()
 
     def slot_freed(self) -> None:
         """A task of this tree gave its slot back (ended or parked): look for more work."""
-        if self._ready or any(self._blocked.values()):
+        if self._ready.waiting:
             self._wakeup.set()
 
     # -- outcomes -------------------------------------------------------------------------------
@@ -419,7 +385,7 @@ class TreeRun:
         self.dispatch.stop_all("the manager stopped")
         self._wakeup.set()
 
-    # -- retries, deadlines, recovery -----------------------------------------------------------
+    # -- retries, deadlines -----------------------------------------------------------
 
     def _arm_retry(self, node: Node) -> None:
         assert node.retry_at is not None
@@ -428,7 +394,7 @@ class TreeRun:
     def _retry_due(self, node: Node) -> None:
         self.changes.tick()
         if self.graph.startable(node) and not self.stopping:
-            heapq.heappush(self._ready, (node.base.priority, next(self._order), node))
+            self._ready.push(node)
         self._wakeup.set()
 
     def _arm_deadline(self) -> None:
@@ -443,55 +409,6 @@ class TreeRun:
             self.cancel(root, DEADLINE_REASON, ErrorType.DEADLINE_EXCEEDED)
 
         self.timers.at("deadline", deadline, expired)
-
-    def _apply_resets(self) -> None:
-        """Tasks run again on request (`taskflow.engine.rerun`): write them pending."""
-        for task_id, was in self.resets.items():
-            node = self.graph.nodes[task_id]
-            node.dirty_from = was
-            node.updated_at = self.now
-            self.batch.dirty.append(node)
-            data = {"key": node.key, "status": node.status.value, "attempt": node.attempt}
-            self.batch.emit(node, EventType.RETRYING, {**data, "reason": "run again"}, self.now)
-
-    def _left_running(self) -> list[Node]:
-        return [n for n in self.graph if not n.is_group and n.status is S.IN_PROGRESS]
-
-    def _recover(self, followed: set[str]) -> None:
-        """Tasks left running by a manager that died: run again, or fail if not safe to —
-        except those whose attempts the backend still follows (on other machines)."""
-        for node in self._left_running():
-            if node.id in followed:
-                continue
-            info = self.context.registry.get(node.base.executor or "")
-            attempted = Attempted(
-                attempt=node.attempt,
-                attempts=node.attempts,
-                started_at=node.started_at,
-                retry=None,
-                default_policy=None,
-            )
-            decision = recovery(
-                attempted,
-                rerun_safe=info is not None and info.rerun_safe,
-                executor=node.base.executor or "",
-                now=self.now,
-            )
-            self.batch.released.append((node.id, node.attempt))  # its signals are due again
-            cancelled = next((up for up in _ancestors(node) if up.status is S.CANCELLED), None)
-            if cancelled is not None:  # it was being stopped when its manager died
-                why = f"parent {cancelled.key!r} was cancelled: {cancelled.error or 'cancelled'}"
-                decision = Decision(
-                    status=S.CANCELLED,
-                    error=why,
-                    error_type=cancelled.error_type or ErrorType.CANCELLED,
-                    record=decision.record,
-                )
-            if decision.status is S.PENDING:
-                self.changes.requeue(node, decision, EventType.RESUMED)
-            else:
-                self.changes.finish(node, decision)
-                self.graph.finished(node)  # its dependents and parent are examined next
 
     # -- committing -----------------------------------------------------------------------------
 
@@ -518,10 +435,3 @@ class TreeRun:
                 self.changes.cancel_pending(
                     node, "left unfinished by the scheduler", ErrorType.SCHEDULER
                 )
-
-
-def _ancestors(node: Node) -> Iterable[Node]:
-    parent = node.parent
-    while parent is not None:
-        yield parent
-        parent = parent.parent

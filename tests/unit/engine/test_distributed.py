@@ -82,8 +82,8 @@ class Written(list[TreeBatch]):
 
 def die(engine: Engine, tree_id: str) -> None:
     """The manager dies: it writes nothing more, its lease is left behind."""
-    engine._active.clear()
-    engine.keeper.drop(tree_id)
+    engine.runs._active.clear()
+    engine.runs.keeper.drop(tree_id)
 
 
 async def take_over(survivor: Engine, tree_id: str) -> None:

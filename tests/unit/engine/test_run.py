@@ -284,8 +284,8 @@ async def test_tasks_left_running_by_a_dead_manager_run_again_or_fail(make_engin
         {"key": "root", "children": [work("w"), work("o", executor="once")]}
     )
     await until(lambda: len(scripted(dead).submitted) == 2, "both to run")
-    dead._active.clear()  # it dies: nothing more is written, its lease is left behind
-    dead.keeper.drop(tree_id)
+    dead.runs._active.clear()  # it dies: nothing more is written, its lease is left behind
+    dead.runs.keeper.drop(tree_id)
     survivor = make_engine(repository=repository)  # type: ignore[arg-type]
     later = utcnow() + timedelta(seconds=60)
     await repository.storage.leases.acquire(tree_id, survivor.owner, later, later)
