@@ -2,14 +2,11 @@
 
 Each attempt is sent as one ``taskflow.run`` message whose Celery task id is the attempt's
 dispatch id, after the task's fence (``current``) names that dispatch id, so that an older
-attempt of the same task never runs. One reader follows every attempt in flight — a single
-blocking ``XREAD`` over their streams, each from its stored position (``0-0`` at first) — and
-passes progress, logs, waits and the outcome on to the engine, then the id of the last entry
-read (`Reports.position`), which the engine stores with what those entries reported: an
-attempt re-attached after a takeover is read from there, and nothing is reported twice. An
-attempt whose heartbeats
-stop for ``worker_lost_seconds`` is given up (it can no longer start anywhere) and reported
-failed with ``WorkerLost``, for its retry policy to decide.
+attempt of the same task never runs. One `StreamReader` (`taskflow.backends.celery.reader`)
+follows every attempt in flight and passes what its stream says on to the engine, without
+reporting anything twice. An attempt whose heartbeats stop for ``worker_lost_seconds`` is
+given up (it can no longer start anywhere) and reported failed with ``WorkerLost``, for its
+retry policy to decide.
 
 A cancel goes to the worker over the attempt's control stream (the flag, ``cancel()``, the
 forced stop of the coroutine); if the attempt has not ended ``force_margin_seconds`` after its
@@ -33,19 +30,14 @@ from taskflow.backends.celery.flight import Flight
 from taskflow.backends.celery.permits import RedisPermits
 from taskflow.backends.celery.protocol import (
     CANCEL,
-    DONE,
     GIVE_UP_SCRIPT,
-    LOG,
-    PROGRESS,
     SIGNAL,
-    STARTED,
     TASK_NAME,
-    WAITING,
     Keys,
-    decode,
     encode,
 )
 from taskflow.backends.celery.rates import RedisRateLimiter
+from taskflow.backends.celery.reader import StreamReader
 from taskflow.backends.celery.settings import CelerySettings
 from taskflow.backends.permits import Permits
 from taskflow.backends.rates import RateLimiter
@@ -53,17 +45,8 @@ from taskflow.executors import Outcome
 from taskflow.models import ErrorType, TaskStatus
 
 logger = logging.getLogger("taskflow.celery")
-READ_BLOCK_MS = 50  # one blocking read; new attempts join the next one
-#: Reads are spaced by this much per stream followed (at most `READ_SPACING_MAX`): a read
-#: costs in proportion to the streams it names, and many streams fill up quickly.
-READ_SPACING_PER_STREAM = 0.00005  # seconds
-READ_SPACING_MAX = 0.02  # seconds
-READ_COUNT = 200  # entries per stream per read
 LIVENESS_SECONDS = 0.5  # how often heartbeats are checked
 TIME_LIMIT_MARGIN_SECONDS = 30.0  # Celery's own time limit: the last resort past taskflow's
-#: The entries whose reports the engine stores: a read with none of them (heartbeats only)
-#: moves no stored position.
-_STORED = frozenset({PROGRESS, LOG, WAITING})
 _ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
@@ -82,6 +65,7 @@ class CeleryBackend(ExecutionBackend):
         self._sync: Any = redis_client(self.settings)  # used from the sending thread
         self._redis: Any = None
         self._flights: dict[str, Flight] = {}
+        self._reader = StreamReader(self.keys, self._flights, self._end)
         self._outbox: list[Attempt] = []
         self._wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -221,64 +205,18 @@ class CeleryBackend(ExecutionBackend):
                 await self._idle()
                 continue
             try:
-                await self._read_once()
+                await self._reader.read_once(self._async())
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("reading attempt streams failed; retrying")
                 await asyncio.sleep(1.0)
-            spacing = min(len(self._flights) * READ_SPACING_PER_STREAM, READ_SPACING_MAX)
+            spacing = self._reader.spacing()
             if spacing > 0.001:
                 await asyncio.sleep(spacing)
             if time.monotonic() - checked >= LIVENESS_SECONDS:
                 checked = time.monotonic()
                 self._check_liveness()
-
-    async def _read_once(self) -> None:
-        streams = {self.keys.stream(d): f.position for d, f in self._flights.items()}
-        found = await self._async().xread(streams, count=READ_COUNT, block=READ_BLOCK_MS)
-        prefix = len(self.keys.stream(""))
-        for key, entries in found or ():
-            flight = self._flights.get(key[prefix:])
-            if flight is not None:
-                self._entries(flight, entries)
-
-    def _entries(self, flight: Flight, entries: list[tuple[str, Any]]) -> None:
-        """One read's entries of one stream, in order; then how far they go (unless the
-        attempt ended: its task stores no position any more)."""
-        stored = False
-        for entry_id, fields in entries:
-            if flight.ended:
-                return
-            flight.position = entry_id
-            kind, data = decode(fields)
-            stored = stored or kind in _STORED
-            self._entry(flight, kind, data)
-        if stored and not flight.ended:
-            flight.reports.position(flight.attempt.dispatch_id, flight.position)
-
-    def _entry(self, flight: Flight, kind: str, data: dict[str, Any]) -> None:
-        flight.last_seen = time.monotonic()
-        dispatch_id, reports = flight.attempt.dispatch_id, flight.reports
-        if kind == STARTED:
-            flight.started = True
-        elif kind == PROGRESS:
-            fraction = data.get("fraction")
-            if isinstance(fraction, int | float):
-                reports.progress(dispatch_id, float(fraction), data.get("message"))
-        elif kind == LOG:
-            fields = data.get("fields")
-            reports.log(dispatch_id, str(data.get("message")), fields or {})
-        elif kind == WAITING:
-            reports.waiting(dispatch_id, str(data.get("key")), data.get("timeout"))
-        elif kind == DONE:
-            try:
-                outcome = Outcome.from_json(data)
-            except (KeyError, TypeError, ValueError) as exc:
-                outcome = Outcome.failure(exc, ErrorType.RESULT)
-            self._end(flight, outcome)
-        if kind != DONE:
-            flight.started = True  # a worker holds it (a re-attached attempt, say)
 
     def _check_liveness(self) -> None:
         now, limit = time.monotonic(), self.settings.worker_lost_seconds
