@@ -16,7 +16,6 @@ from taskflow._lazy import lazy_exports
 if TYPE_CHECKING:
     from taskflow.definition import (
         build_tree,
-        check_tree,
     )
     from taskflow.engine import (
         EngineSettings,
@@ -87,6 +86,9 @@ if TYPE_CHECKING:
     from taskflow.schedules import (
         ScheduleSpec,
     )
+    from taskflow.treecheck import (
+        check_tree,
+    )
 
 __version__ = "0.1.0"
 
@@ -143,7 +145,7 @@ _WHERE = {
     "Worker": "taskflow.runtime.worker",
     "WorkerSettings": "taskflow.runtime.worker",
     "build_tree": "taskflow.definition",
-    "check_tree": "taskflow.definition",
+    "check_tree": "taskflow.treecheck",
     "create_session": "taskflow.runtime.session",
     "executor_register": "taskflow.executors",
     "get_registry": "taskflow.executors",

@@ -17,8 +17,8 @@ from taskflow.cli.common import (
     stderr,
     stdout,
 )
-from taskflow.definition import similar_ids
 from taskflow.executors import ExecutorInfo, get_registry
+from taskflow.treecheck import similar_ids
 
 
 def describe(info: ExecutorInfo) -> dict[str, object]:

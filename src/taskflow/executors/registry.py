@@ -19,7 +19,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from importlib import metadata
 from typing import Any, TypeVar, cast
 
-from taskflow.definition import tree_problems
 from taskflow.edges import edge_problems
 from taskflow.exceptions import (
     DefinitionError,
@@ -32,6 +31,7 @@ from taskflow.executors.base import ExecutableTask
 from taskflow.executors.models import ModelBinding, bind_models
 from taskflow.models import Task
 from taskflow.references import needs_resolution
+from taskflow.treecheck import tree_problems
 from taskflow.validation import InputValidator, OutputValidator, SchemaError, check_schema
 
 logger = logging.getLogger("taskflow.registry")

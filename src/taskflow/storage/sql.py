@@ -3,7 +3,8 @@
 Task and tree reads are SQL text from `Reads`, run at the driver level; the hot-path writes (new
 trees, tree batches) go through a `Writer` with statements and rows from `RowCodec`; user edits,
 deletes and the seams beside the tasks (leases, signals, workers) use SQLAlchemy Core
-(`taskflow.storage.sql_control`).
+(`taskflow.storage.sql_control`). Engines are created, and driver failures translated, in
+`taskflow.storage.sql_engine`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from taskflow.exceptions import (
-    ConfigurationError,
     DefinitionError,
     InvalidTransition,
     LeaseLost,
@@ -42,9 +40,9 @@ from taskflow.storage.sql_control import (
     SqlSignalBox,
     SqlWorkerRegistry,
 )
+from taskflow.storage.sql_engine import SqlLeaseRenewer, create_engine, translate_errors
 from taskflow.storage.sql_schedules import SqlScheduleStore
 from taskflow.storage.writers import (
-    SQLITE_BUSY_TIMEOUT_SECONDS,
     EngineWriter,
     IntegrityViolation,
     SqliteFileWriter,
@@ -54,44 +52,6 @@ from taskflow.storage.writers import (
 )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, NORMAL sync (durable against process crashes), a busy timeout, explicit BEGIN."""
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        write = connection.get_execution_options().get("taskflow_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """An async engine for ``url`` (SQLite configured for WAL), with clear driver errors."""
-    if url.startswith("sqlite"):
-        options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
-    try:
-        engine = create_async_engine(url, **options)
-    except ModuleNotFoundError as exc:
-        hint = (
-            "; install it with: pip install 'taskflow[postgres]'" if "asyncpg" in str(exc) else ""
-        )
-        raise ConfigurationError(
-            f"the driver for {url.split(':', 1)[0]} is not installed ({exc}){hint}"
-        ) from exc
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-        raise ConfigurationError(f"invalid database URL {url!r}: {exc}") from exc
-    if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
-    return engine
-
-
 def _direct(engine: AsyncEngine, options: dict[str, Any]) -> DirectStatements | None:
     """Connections of its own for the batch statements on PostgreSQL — unless the URL or the
     options carry connection settings only SQLAlchemy knows how to apply."""
@@ -99,49 +59,6 @@ def _direct(engine: AsyncEngine, options: dict[str, Any]) -> DirectStatements | 
     if engine.dialect.name != "postgresql" or url.query or "connect_args" in options:
         return None
     return DirectStatements(url.set(drivername="postgresql").render_as_string(False))
-
-
-@contextlib.asynccontextmanager
-async def translate_errors(where: str) -> AsyncIterator[None]:
-    """Turn driver and network failures into `StorageError` naming the database."""
-    try:
-        yield
-    except DBAPIError as exc:
-        raise StorageError(f"database error on {where}: {exc.orig}") from exc
-    except (OSError, TimeoutError) as exc:
-        raise StorageError(f"cannot reach the database {where}: {exc}") from exc
-
-
-class SqlLeaseRenewer(SqlLeaseStore):
-    """A `SqlLeaseStore` with its own engine (no pool), for the lease keeper's thread."""
-
-    def __init__(self, url: str, dialect: str) -> None:
-        self._url = url
-        self._engine: AsyncEngine | None = None
-        super().__init__(self._connect, self._connect_write, dialect)
-
-    def _get_engine(self) -> AsyncEngine:
-        if self._engine is None:
-            self._engine = create_engine(self._url, poolclass=sa.pool.NullPool)
-        return self._engine
-
-    @contextlib.asynccontextmanager
-    async def _connect(self) -> AsyncIterator[AsyncConnection]:
-        async with translate_errors(self._url), self._get_engine().connect() as conn:
-            yield conn
-
-    @contextlib.asynccontextmanager
-    async def _connect_write(self) -> AsyncIterator[AsyncConnection]:
-        async with translate_errors(self._url), self._get_engine().connect() as plain:
-            conn = await plain.execution_options(taskflow_write=True)
-            async with conn.begin():
-                yield conn
-
-    async def close(self) -> None:
-        """Dispose of the engine."""
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
 
 
 class SqlStorage(Storage):
