@@ -8,6 +8,7 @@ ran where, and how many times, is read back from that file — not from taskflow
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import os
 import signal
@@ -240,3 +241,54 @@ def test_two_workers_share_fifty_trees_and_survive_a_kill(
     twice = [task for task, n in by_task.items() if n > 1]
     assert len(twice) <= 5 * 4  # only tasks in flight on the killed worker ran again
     assert os.path.exists(marks)
+
+
+def test_worker_limit_caps_one_executor(cli: ServiceCli, tmp_path: Path) -> None:
+    """``taskflow worker --limit test.mark=1``: the tree's four tasks run one after another."""
+    marks, tree_file = tmp_path / "marks.txt", tmp_path / "tree.json"
+    tree_file.write_text(json.dumps(flat_tree(marks, 4, 0.3, root_executor=False)))
+    produced = subprocess.run(
+        [sys.executable, "-c", PRODUCER, cli.db_url, str(tree_file), "1"],
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert produced.returncode == 0, produced.stderr
+    tree_id = produced.stdout.strip()
+    done = cli.run(
+        "worker", "--import", "registered_executors", "--poll", "0.2",
+        "--limit", "test.mark=1", "--idle-exit", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    tasks = [t for key, t in cli.tasks_by_key(tree_id).items() if key != "root"]
+    assert [t["status"] for t in tasks] == ["completed"] * 4
+    spans = sorted((t["started_at"], t["completed_at"]) for t in tasks)
+    for (_, ended), (started, _) in itertools.pairwise(spans):
+        assert ended <= started, f"two test.mark tasks overlapped: {spans}"
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        (["--limit", "test.mark"], "'test.mark' is not EXECUTOR=N"),
+        (["--limit", "test.mark=0"], "it must be at least 1"),
+        (["--limit", "test.mark=two"], "'two' is not a whole number"),
+        (
+            ["--limit", "test.mrk=2"],
+            "no executor 'test.mrk' is installed here; did you mean 'test.mark'",
+        ),
+        (["--limit", "test.mark=1", "--limit", "test.mark=2"], "'test.mark' is given twice"),
+        (["--rate", "test.mark=fast"], "test.mark=fast"),
+        (["--rate", "nope=1/s"], "no executor 'nope' is installed here"),
+    ],
+)
+def test_worker_limits_that_cannot_be_applied_are_refused(
+    cli: ServiceCli, given: list[str], says: str
+) -> None:
+    done = cli.run("worker", "--import", "registered_executors", "--idle-exit", "0", *given)
+    assert done.returncode == 2, done.stderr
+    assert says in done.stderr
+    option = given[-2]
+    assert option in done.stderr  # the message names the option

@@ -148,6 +148,80 @@ def imports_option(function: F) -> F:
     )(function)
 
 
+def _pairs(convert: Callable[[str], Any], what: str) -> Callable[..., dict[str, Any]]:
+    """A callback turning repeated ``EXECUTOR=VALUE`` options into a dict."""
+
+    def parse(_context: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> Any:
+        found: dict[str, Any] = {}
+        for given in values:
+            executor_id, sep, value = given.partition("=")
+            executor_id, value = executor_id.strip(), value.strip()
+            if not sep or not executor_id or not value:
+                raise click.BadParameter(f"{given!r} is not EXECUTOR={what}")
+            if executor_id in found:
+                raise click.BadParameter(f"{executor_id!r} is given twice")
+            try:
+                found[executor_id] = convert(value)
+            except ValueError as exc:
+                raise click.BadParameter(f"{given!r}: {exc}") from None
+        return found
+
+    return parse
+
+
+def _count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if count < 1:
+        raise ValueError("it must be at least 1")
+    return count
+
+
+def _rate(value: str) -> str:
+    from taskflow.models.rate import RateLimit
+
+    RateLimit.parse(value)
+    return value
+
+
+def executor_limit_options(function: F) -> F:
+    """``--limit EXECUTOR=N`` and ``--rate EXECUTOR=RATE``: per-executor caps in this process
+    (``EngineSettings.executor_limits`` and ``rate_limits``)."""
+    function = click.option(
+        "--rate",
+        "rates",
+        multiple=True,
+        metavar="EXECUTOR=RATE",
+        callback=_pairs(_rate, "RATE"),
+        help="At most RATE attempts of this executor start (10/s, 100/m, 1000/h). Repeatable.",
+    )(function)
+    return click.option(
+        "--limit",
+        "limits",
+        multiple=True,
+        metavar="EXECUTOR=N",
+        callback=_pairs(_count, "N"),
+        help="At most N tasks of this executor run at once here. Repeatable.",
+    )(function)
+
+
+def check_executor_ids(ids: Iterator[str] | list[str], option: str) -> None:
+    """Every id given to ``option`` names an executor installed here (after the imports)."""
+    from taskflow.executors import get_registry
+    from taskflow.treecheck import similar_ids
+
+    registry = get_registry()
+    for executor_id in ids:
+        if executor_id not in registry:
+            close = similar_ids(executor_id, registry.ids())
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise click.BadParameter(
+                f"no executor {executor_id!r} is installed here{hint}", param_hint=option
+            )
+
+
 def json_option(function: F) -> F:
     """``--json``: machine-readable output on stdout."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(function)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from taskflow.cli.common import (
+    check_executor_ids,
     db_option,
+    executor_limit_options,
     import_modules,
     imports_option,
     open_manager,
@@ -24,6 +26,7 @@ from taskflow.cli.common import (
 @click.option(
     "--concurrency", type=click.IntRange(min=1), help="At most this many tasks at once (all trees)."
 )
+@executor_limit_options
 @click.option(
     "--poll", "poll_seconds", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
     help="Seconds between looks for trees that need a manager.",
@@ -42,6 +45,8 @@ def worker(
     imports: tuple[str, ...],
     max_trees: int,
     concurrency: int | None,
+    limits: dict[str, int],
+    rates: dict[str, str],
     poll_seconds: float,
     grace_seconds: float,
     idle_exit: float | None,
@@ -53,6 +58,8 @@ def worker(
     taken, running ones get --grace seconds to finish, then are handed back resumable.
     """
     import_modules(imports)
+    check_executor_ids([*limits], "--limit")
+    check_executor_ids([*rates], "--rate")
     from taskflow.runtime import Worker, WorkerSettings
 
     settings = WorkerSettings(
@@ -63,7 +70,9 @@ def worker(
     )
 
     async def go() -> None:
-        async with open_manager(db_url, concurrency=concurrency) as manager:
+        async with open_manager(
+            db_url, concurrency=concurrency, executor_limits=limits, rate_limits=rates
+        ) as manager:
             service = Worker(manager, settings)
             service.handle_signals()
             stderr.print(f"worker {service.id} running (up to {max_trees} trees)", markup=False)
