@@ -17,7 +17,8 @@ the key. Without an executor, a task with children is a *group*; one without is 
 executor whose id is its ``name`` (the lineage's convention).
 
 `build_tree` (a whole tree) and `build_task` (one task joining a tree) check the shape
-(fields, keys, priority, limits) and link dependencies to task ids. The graph of the tasks
+(fields, keys, and each field's value with `taskflow.taskfields`) and link dependencies to
+task ids. The graph of the tasks
 built is checked by `taskflow.treecheck.check_tree` (parents, executors, cycles, references);
 `taskflow.executors.check_tasks` runs it with the other checks a tree passes before it is
 written or run.
@@ -27,21 +28,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
 from taskflow.exceptions import DefinitionError
 from taskflow.models import (
     PRIORITY_DEFAULT,
     Dependency,
-    RateLimit,
-    RetryPolicy,
     Task,
     new_task_id,
     utcnow,
 )
 from taskflow.models.task import task_from_fields
 from taskflow.models.values import json_problem
+from taskflow.taskfields import (
+    LIMIT_FIELDS,
+    UNSET,
+    check_priority,
+    executor_of,
+    parse_dependencies,
+    parse_limits,
+    routing,
+)
 from taskflow.treecheck import did_you_mean
 
 TASK_FIELDS = frozenset(
@@ -67,117 +74,6 @@ TASK_FIELDS = frozenset(
         "user_id",
     }
 )
-_UNSET: Any = object()
-
-
-def executor_of(name: str, schemas: Mapping[str, Any] | None, executor: Any = _UNSET) -> str | None:
-    """The executor id of a task: ``executor`` if given, else ``schemas.method``, else ``name``."""
-    if executor is not _UNSET:
-        return None if executor is None else str(executor)
-    if schemas and "method" in schemas:
-        method = schemas["method"]
-        return None if method is None else str(method)
-    return name
-
-
-def check_priority(priority: Any, *, task: str) -> int:
-    """Return ``priority`` if it is an integer from 0 to 3, else raise `DefinitionError`."""
-    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 3:
-        raise DefinitionError(
-            f"priority must be an integer from 0 (urgent) to 3, not {priority!r}", task=task
-        )
-    return priority
-
-
-#: The most tasks a tree may run at once (the database stores a 32-bit integer).
-MAX_CONCURRENCY = 2**31 - 1
-_LIMIT_FIELDS = frozenset({"timeout", "soft_timeout", "retry", "deadline", "concurrency"})
-
-
-def _seconds(value: Any, field: str, task: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise DefinitionError(
-            f"{field} must be a positive number of seconds, not {value!r}", task=task
-        )
-    return float(value)
-
-
-def parse_limits(
-    spec: Mapping[str, Any], *, task: str, is_root: bool, now: datetime
-) -> dict[str, Any]:
-    """The time limits and retry policy of a task definition, checked.
-
-    ``timeout`` and ``soft_timeout`` limit one attempt (seconds); ``retry`` is a number of
-    retries or a `RetryPolicy` mapping; ``deadline`` (root only) is the number of seconds, from
-    creation, within which the whole tree must finish; ``concurrency`` (root only) is how many
-    of the tree's tasks may run at once.
-    """
-    if not _LIMIT_FIELDS.intersection(spec):
-        return {}
-    try:
-        policy = RetryPolicy.parse(spec.get("retry"))
-    except (TypeError, ValueError) as exc:
-        raise DefinitionError(f"retry: {exc}", task=task) from exc
-    deadline = _seconds(spec.get("deadline"), "deadline", task)
-    concurrency = spec.get("concurrency")
-    for field, value in (("deadline", deadline), ("concurrency", concurrency)):
-        if value is not None and not is_root:
-            raise DefinitionError(
-                f"{field} belongs to the root (it limits the whole tree)", task=task
-            )
-    if concurrency is not None and (
-        isinstance(concurrency, bool)
-        or not isinstance(concurrency, int)
-        or not 1 <= concurrency <= MAX_CONCURRENCY
-    ):
-        raise DefinitionError(
-            f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, not {concurrency!r}",
-            task=task,
-        )
-    try:
-        deadline_at = now + timedelta(seconds=deadline) if deadline is not None else None
-    except OverflowError:  # past the year 9999
-        raise DefinitionError(
-            f"deadline: {deadline!r} seconds is too far away", task=task
-        ) from None
-    return {
-        "concurrency": concurrency,
-        "timeout": _seconds(spec.get("timeout"), "timeout", task),
-        "soft_timeout": _seconds(spec.get("soft_timeout"), "soft_timeout", task),
-        "retry": policy.to_dict() if policy is not None else None,
-        "deadline_at": deadline_at,
-    }
-
-
-def _routing(spec: Mapping[str, Any], task: str) -> dict[str, Any]:
-    """A task's ``queue`` (where a distributed backend runs it) and ``rate_limit`` (which
-    replaces its executor's), kept in its params."""
-    found: dict[str, Any] = {}
-    queue = spec.get("queue")
-    if queue is not None:
-        if not isinstance(queue, str) or not queue.strip() or queue != queue.strip():
-            raise DefinitionError(f"queue must be a non-empty name, not {queue!r}", task=task)
-        found["queue"] = queue
-    if spec.get("rate_limit") is not None:
-        try:
-            found["rate_limit"] = str(RateLimit.parse(spec["rate_limit"]))
-        except ValueError as exc:
-            raise DefinitionError(f"rate_limit: {exc}", task=task) from exc
-    return found
-
-
-def parse_dependencies(raw: Any, *, task: str) -> tuple[Dependency, ...]:
-    """Dependencies as `Dependency` values; raise `DefinitionError` naming the task if malformed."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, list | tuple):
-        raise DefinitionError(f"dependencies must be a list, not {type(raw).__name__}", task=task)
-    try:
-        return tuple(Dependency.parse(item) for item in raw)
-    except TypeError as exc:
-        raise DefinitionError(str(exc), task=task) from exc
 
 
 class _Builder:
@@ -227,8 +123,8 @@ class _Builder:
         name = spec.get("name", key)
         if not isinstance(name, str) or not name.strip():
             raise DefinitionError(f"name must be a non-empty string, not {name!r}", task=key)
-        executor = spec.get("executor", _UNSET)
-        if executor is _UNSET and not (spec.get("schemas") or {}).get("method") and has_children:
+        executor = spec.get("executor", UNSET)
+        if executor is UNSET and not (spec.get("schemas") or {}).get("method") and has_children:
             executor = None
         inputs = spec.get("inputs") or {}
         params = spec.get("params") or {}
@@ -240,7 +136,7 @@ class _Builder:
             problem = json_problem(value, field) if value else None
             if problem:
                 raise DefinitionError(problem, task=key)
-        params = {**params, **_routing(spec, key)}
+        params = {**params, **routing(spec, task=key)}
         task_id = task_id or (self.root_id if not self.tasks else None) or new_task_id()
         self.ids_by_key[key] = task_id
         values = {
@@ -259,7 +155,7 @@ class _Builder:
             "created_at": self.now,
             "updated_at": self.now,
         }
-        if not _LIMIT_FIELDS.isdisjoint(spec):
+        if not LIMIT_FIELDS.isdisjoint(spec):
             values.update(parse_limits(spec, task=key, is_root=parent is None, now=self.now))
         task = task_from_fields(values)
         self.tasks.append(task)

@@ -320,7 +320,7 @@ class TaskRepository:
             )
         await self._refuse_if_running(task)
         if "priority" in fields:
-            from taskflow.definition import check_priority
+            from taskflow.taskfields import check_priority
 
             check_priority(fields["priority"], task=task.key)
         if "dependencies" in fields:
@@ -338,7 +338,7 @@ class TaskRepository:
     async def _linked(self, task: Task, raw: Any) -> tuple[Dependency, ...]:
         siblings = await self.get_tree_tasks(task.tree_id)
         by_key = {t.key: t.id for t in siblings}
-        from taskflow.definition import parse_dependencies
+        from taskflow.taskfields import parse_dependencies
 
         deps = parse_dependencies(raw, task=task.key)
         return tuple(Dependency(by_key.get(d.id, d.id), d.required) for d in deps)
