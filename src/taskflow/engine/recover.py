@@ -3,7 +3,7 @@ a manager that died left running.
 
 A task reset by `taskflow.engine.rerun` is written ``pending`` in the run's first batch. A
 task left ``in_progress`` whose attempt no backend follows any more runs again as a new
-attempt, or fails as not safe to re-run (`taskflow.engine.decide.recovery`); one under a
+attempt, or fails as not safe to re-run (`taskflow.engine.judge.judge_left_running`); one under a
 cancelled group is cancelled, as its manager was doing when it died.
 """
 
@@ -14,8 +14,9 @@ from datetime import datetime
 
 from taskflow.engine.batch import WritePipeline
 from taskflow.engine.changes import Changes
-from taskflow.engine.decide import Attempted, Decision, recovery
+from taskflow.engine.decide import Decision
 from taskflow.engine.graph import Node, RunGraph
+from taskflow.engine.judge import judge_left_running
 from taskflow.events import EventType
 from taskflow.executors import ExecutorRegistry
 from taskflow.models import ErrorType, TaskStatus
@@ -55,20 +56,7 @@ def recover(
     for node in left_running(graph):
         if node.id in followed:
             continue
-        info = registry.get(node.base.executor or "")
-        attempted = Attempted(
-            attempt=node.attempt,
-            attempts=node.attempts,
-            started_at=node.started_at,
-            retry=None,
-            default_policy=None,
-        )
-        decision = recovery(
-            attempted,
-            rerun_safe=info is not None and info.rerun_safe,
-            executor=node.base.executor or "",
-            now=now,
-        )
+        decision = judge_left_running(node, registry=registry, now=now)
         batch.released.append((node.id, node.attempt))  # its signals are due again
         cancelled = next((up for up in _ancestors(node) if up.status is S.CANCELLED), None)
         if cancelled is not None:  # it was being stopped when its manager died

@@ -23,10 +23,11 @@ from taskflow.engine.admission import Admission
 from taskflow.engine.batch import WritePipeline
 from taskflow.engine.changes import Changes
 from taskflow.engine.context import Mode, RunContext
-from taskflow.engine.decide import Attempted, CancelRequest, Decision, decide, unsafe_to_rerun
+from taskflow.engine.decide import CancelRequest, Decision
 from taskflow.engine.dispatch import Dispatch
 from taskflow.engine.graph import Node, RunGraph, rolled_up
 from taskflow.engine.hooks import TerminalCallback
+from taskflow.engine.judge import judge
 from taskflow.engine.ready import ReadyQueue
 from taskflow.engine.recover import apply_resets, left_running, recover
 from taskflow.engine.running import Running
@@ -305,24 +306,14 @@ class TreeRun:
         self.dispatch.judged(running)
         if self.failure is not None:
             return  # the tree is given up: nothing more is written
-        info = self.context.registry.get(node.base.executor or "")
-        safe = info is None or info.rerun_safe
-        outcome = unsafe_to_rerun(outcome, rerun_safe=safe, executor=node.base.executor or "")
-        attempted = Attempted(
-            attempt=node.attempt,
-            attempts=node.attempts,
-            started_at=node.started_at,
-            retry=node.base.retry,
-            default_policy=info.cls.retry_policy if info is not None else None,
-        )
-        decision = decide(
-            attempted,
+        decision = judge(
+            node,
             outcome,
+            registry=self.context.registry,
             now=self.now,
             cancel=running.cancel,
             stopping=self.stopping,
             max_result_bytes=self.context.settings.max_result_bytes,
-            output=info.output_validator if info is not None else None,
         )
         if decision.status is S.PENDING:
             event = EventType.RETRYING if decision.retry_at is not None else EventType.RESUMED
