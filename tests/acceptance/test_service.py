@@ -182,6 +182,20 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
 
 
+def produce(cli: ServiceCli, tree_file: Path, count: int) -> list[str]:
+    """Queue ``count`` trees of the file with `PRODUCER`; their ids."""
+    produced = subprocess.run(
+        [sys.executable, "-c", PRODUCER, cli.db_url, str(tree_file), str(count)],
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert produced.returncode == 0, produced.stderr
+    return produced.stdout.split()
+
+
 def _worker(cli: ServiceCli, *options: str) -> subprocess.Popen[str]:
     return cli.start("worker", "--import", "registered_executors", "--poll", "0.2", *options)
 
@@ -197,16 +211,7 @@ def test_two_workers_share_fifty_trees_and_survive_a_kill(
     workers = [_worker(cli, "--max-trees", "5"), _worker(cli, "--max-trees", "5")]
     killed = workers[0]
     try:
-        produced = subprocess.run(
-            [sys.executable, "-c", PRODUCER, cli.db_url, str(tree_file), "50"],
-            env=cli.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert produced.returncode == 0, produced.stderr
-        tree_ids = set(produced.stdout.split())
+        tree_ids = set(produce(cli, tree_file, 50))
         assert len(tree_ids) == 50
         cli.wait_for(
             lambda: sum(pid == killed.pid for pid, _, _ in marks_of(marks)) >= 20,
@@ -247,16 +252,7 @@ def test_worker_limit_caps_one_executor(cli: ServiceCli, tmp_path: Path) -> None
     """``taskflow worker --limit test.mark=1``: the tree's four tasks run one after another."""
     marks, tree_file = tmp_path / "marks.txt", tmp_path / "tree.json"
     tree_file.write_text(json.dumps(flat_tree(marks, 4, 0.3, root_executor=False)))
-    produced = subprocess.run(
-        [sys.executable, "-c", PRODUCER, cli.db_url, str(tree_file), "1"],
-        env=cli.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert produced.returncode == 0, produced.stderr
-    tree_id = produced.stdout.strip()
+    [tree_id] = produce(cli, tree_file, 1)
     done = cli.run(
         "worker", "--import", "registered_executors", "--poll", "0.2",
         "--limit", "test.mark=1", "--idle-exit", "1",
