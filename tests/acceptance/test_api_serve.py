@@ -6,6 +6,7 @@ On a SQLite file (with the worker in the server) and on PostgreSQL (``--no-worke
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -130,3 +131,34 @@ def test_sigterm_with_a_running_tree_and_an_open_stream(tmp_path: Path, sqlite_u
     stream.close()
     listed = cli.run("tasks", "list", "--roots", "--json")
     assert [t["status"] for t in json.loads(listed.stdout)] == ["in_progress"]  # handed back
+
+
+def test_serve_limits_an_executor_in_its_worker(tmp_path: Path, sqlite_url: str) -> None:
+    """``taskflow serve --limit sleep=1``: a tree's three sleeps run one after another."""
+    cli = Cli(tmp_path / "home", sqlite_url)
+    refused = cli.run("serve", "--port", "0", "--limit", "slep=1")
+    assert refused.returncode == 2
+    assert "--limit" in refused.stderr and "did you mean 'sleep'" in refused.stderr
+    server = cli.start("serve", "--port", "0", "--limit", "sleep=1")
+    try:
+        url, admin = started(server)
+        sleeps = [
+            {"key": f"s{i}", "executor": "sleep", "inputs": {"seconds": 0.3}} for i in range(3)
+        ]
+        status, body, _ = request(
+            f"{url}/v1/trees", admin, "POST", {"name": "naps", "tasks": sleeps}
+        )
+        assert status == 202, body
+        deadline = time.monotonic() + 30
+        while (tree := request(url + body["status_url"], admin)[1])["status"] != "completed":
+            assert tree["status"] in ("queued", "in_progress", "pending"), tree
+            assert time.monotonic() < deadline, tree
+            time.sleep(0.1)
+    finally:
+        stop(server)
+    spans = sorted(
+        (t["started_at"], t["completed_at"]) for t in tree["tasks"] if t["key"] != "naps"
+    )
+    assert len(spans) == 3
+    for (_, ended), (started_at, _) in itertools.pairwise(spans):
+        assert ended <= started_at, f"two sleeps overlapped: {spans}"

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from taskflow.cli.common import db_option, import_modules, imports_option, open_manager, run_async
+from taskflow.cli.common import (
+    check_executor_ids,
+    db_option,
+    executor_limit_options,
+    import_modules,
+    imports_option,
+    open_manager,
+    run_async,
+)
 
 if TYPE_CHECKING:
     from taskflow.api import ApiSettings
@@ -29,6 +37,11 @@ if TYPE_CHECKING:
     "--max-trees", type=click.IntRange(min=1), default=10, show_default=True,
     help="With the worker: at most this many trees at once.",
 )  # fmt: skip
+@click.option(
+    "--concurrency", type=click.IntRange(min=1),
+    help="With the worker: at most this many tasks at once (all trees).",
+)  # fmt: skip
+@executor_limit_options
 @click.option(
     "--grace", "grace_seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
     help="On SIGTERM, seconds running trees get to finish before they are handed back.",
@@ -72,6 +85,9 @@ def serve(
     port: int,
     worker: bool,
     max_trees: int,
+    concurrency: int | None,
+    limits: dict[str, int],
+    rates: dict[str, str],
     grace_seconds: float,
     no_auth: bool,
     read_rate: float,
@@ -84,6 +100,8 @@ def serve(
     On first start with no API keys, an admin key is made and printed once.
     """
     import_modules(imports)
+    check_executor_ids([*limits], "--limit")
+    check_executor_ids([*rates], "--rate")
     from taskflow.api import ApiSettings
     from taskflow.runtime import WorkerSettings
 
@@ -103,7 +121,8 @@ def serve(
         WorkerSettings(max_trees=max_trees, stop_grace_seconds=grace_seconds) if worker else None
     )
 
-    run_async(_serve(db_url, settings, host=host, port=port, worker=worker_settings))
+    engine = {"concurrency": concurrency, "executor_limits": limits, "rate_limits": rates}
+    run_async(_serve(db_url, settings, engine, host=host, port=port, worker=worker_settings))
 
 
 def _key_text(value: str | None) -> str | None:
@@ -121,7 +140,7 @@ def _key_text(value: str | None) -> str | None:
 
 
 async def _serve(
-    db_url: str | None, settings: ApiSettings, *, host: str, port: int,
+    db_url: str | None, settings: ApiSettings, engine: dict[str, Any], *, host: str, port: int,
     worker: WorkerSettings | None,
 ) -> None:  # fmt: skip
     from taskflow.api.server import first_admin_key
@@ -137,7 +156,7 @@ async def _serve(
                 err=True,
             )
 
-    async with open_manager(db_url) as manager:
+    async with open_manager(db_url, **engine) as manager:
         if settings.auth:
             key = await first_admin_key(manager)
             if key is not None:
