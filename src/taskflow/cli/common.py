@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -207,19 +207,21 @@ def executor_limit_options(function: F) -> F:
     )(function)
 
 
-def check_executor_ids(ids: Iterator[str] | list[str], option: str) -> None:
-    """Every id given to ``option`` names an executor installed here (after the imports)."""
+def check_executor_limits(limits: Mapping[str, Any], rates: Mapping[str, Any]) -> None:
+    """Every id given to ``--limit`` and ``--rate`` names an executor installed here (after
+    the imports): a misspelt one is refused, with the ids it resembles."""
     from taskflow.executors import get_registry
     from taskflow.treecheck import similar_ids
 
     registry = get_registry()
-    for executor_id in ids:
-        if executor_id not in registry:
-            close = similar_ids(executor_id, registry.ids())
-            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise click.BadParameter(
-                f"no executor {executor_id!r} is installed here{hint}", param_hint=option
-            )
+    for option, ids in (("--limit", limits), ("--rate", rates)):
+        for executor_id in ids:
+            if executor_id not in registry:
+                close = similar_ids(executor_id, registry.ids())
+                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                raise click.BadParameter(
+                    f"no executor {executor_id!r} is installed here{hint}", param_hint=option
+                )
 
 
 def json_option(function: F) -> F:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from taskflow.cli.common import (
-    check_executor_ids,
+    check_executor_limits,
     db_option,
     executor_limit_options,
     import_modules,
@@ -100,8 +100,7 @@ def serve(
     On first start with no API keys, an admin key is made and printed once.
     """
     import_modules(imports)
-    check_executor_ids([*limits], "--limit")
-    check_executor_ids([*rates], "--rate")
+    check_executor_limits(limits, rates)
     from taskflow.api import ApiSettings
     from taskflow.runtime import WorkerSettings
 

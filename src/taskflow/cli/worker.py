@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from taskflow.cli.common import (
-    check_executor_ids,
+    check_executor_limits,
     db_option,
     executor_limit_options,
     import_modules,
@@ -58,8 +58,7 @@ def worker(
     taken, running ones get --grace seconds to finish, then are handed back resumable.
     """
     import_modules(imports)
-    check_executor_ids([*limits], "--limit")
-    check_executor_ids([*rates], "--rate")
+    check_executor_limits(limits, rates)
     from taskflow.runtime import Worker, WorkerSettings
 
     settings = WorkerSettings(
