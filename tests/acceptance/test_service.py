@@ -258,11 +258,64 @@ def test_worker_limit_caps_one_executor(cli: ServiceCli, tmp_path: Path) -> None
         "--limit", "test.mark=1", "--idle-exit", "1",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert_one_after_another(cli, tree_id, 4)
+
+
+def assert_one_after_another(cli: ServiceCli, tree_id: str, count: int) -> None:
+    """The tree's ``count`` children completed, and no two of them ran at the same time."""
     tasks = [t for key, t in cli.tasks_by_key(tree_id).items() if key != "root"]
-    assert [t["status"] for t in tasks] == ["completed"] * 4
+    assert [t["status"] for t in tasks] == ["completed"] * count
     spans = sorted((t["started_at"], t["completed_at"]) for t in tasks)
     for (_, ended), (started, _) in itertools.pairwise(spans):
         assert ended <= started, f"two test.mark tasks overlapped: {spans}"
+
+
+def test_run_limit_caps_one_executor(cli: ServiceCli, tmp_path: Path) -> None:
+    """``taskflow run --limit test.mark=1``: the same cap as the worker's, in the run's own
+    process (the tree's concurrency would let all four run at once)."""
+    marks, tree_file = tmp_path / "marks.txt", tmp_path / "tree.json"
+    tree_file.write_text(json.dumps(flat_tree(marks, 4, 0.3, root_executor=False)))
+    done = cli.run(
+        "run", str(tree_file), "--import", "registered_executors", "--json",
+        "--limit", "test.mark=1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [tree_id] = {tree for _, tree, _ in marks_of(marks)}
+    assert_one_after_another(cli, tree_id, 4)
+
+
+def test_resume_limit_caps_one_executor(cli: ServiceCli, tmp_path: Path) -> None:
+    """``taskflow resume --limit test.mark=1`` runs a queued tree under the cap."""
+    marks, tree_file = tmp_path / "marks.txt", tmp_path / "tree.json"
+    tree_file.write_text(json.dumps(flat_tree(marks, 4, 0.3, root_executor=False)))
+    [tree_id] = produce(cli, tree_file, 1)
+    done = cli.run("resume", "--import", "registered_executors", "--limit", "test.mark=1")
+    assert done.returncode == 0, done.stderr
+    assert f"tree {tree_id} completed" in done.stdout
+    assert_one_after_another(cli, tree_id, 4)
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["run", "tree.json", "--limit", "test.mrk=1"], "no executor 'test.mrk' is installed"),
+        (["resume", "--rate", "nope=1/s"], "no executor 'nope' is installed here"),
+        (["run", "tree.json", "--detach", "--limit", "test.mark=1"], "taskflow worker"),
+    ],
+)
+def test_run_and_resume_refuse_limits_they_cannot_apply(
+    cli: ServiceCli, tmp_path: Path, command: list[str], says: str
+) -> None:
+    """A misspelt executor id is refused before anything is written, and ``--detach`` (the
+    tree runs on a worker, not here) says where the cap belongs."""
+    marks, tree_file = tmp_path / "marks.txt", tmp_path / "tree.json"
+    tree_file.write_text(json.dumps(flat_tree(marks, 1, 0, root_executor=False)))
+    command = [str(tree_file) if part == "tree.json" else part for part in command]
+    done = cli.run(*command, "--import", "registered_executors")
+    assert done.returncode == 2, done.stderr
+    assert says in done.stderr
+    assert command[-2] in done.stderr  # the message names the option
+    assert cli.json("tasks", "list", "--roots") == []  # nothing was queued or run
 
 
 @pytest.mark.parametrize(

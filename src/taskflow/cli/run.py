@@ -16,7 +16,9 @@ from taskflow.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_OK,
+    check_executor_limits,
     db_option,
+    executor_limit_options,
     import_modules,
     imports_option,
     json_option,
@@ -155,6 +157,7 @@ def definition_of(tree_file: TreeFile, concurrency: int | None) -> object:
     "--set", "assignments", multiple=True, metavar="NAME=VALUE", help="Set a parameter. Repeatable."
 )
 @click.option("--concurrency", type=click.IntRange(min=1), help="At most this many tasks at once.")
+@executor_limit_options
 @click.option("--user", help="Owner of the tree.")
 @json_option
 @click.option(
@@ -170,6 +173,8 @@ def run(
     imports: tuple[str, ...],
     assignments: tuple[str, ...],
     concurrency: int | None,
+    limits: dict[str, int],
+    rates: dict[str, str],
     user: str | None,
     as_json: bool,
     detach: bool,
@@ -182,6 +187,13 @@ def run(
     waits; twice stops at once (finish with `taskflow resume`).
     """
     import_modules(imports)
+    if detach and (limits or rates):
+        option = "--limit" if limits else "--rate"
+        raise click.UsageError(
+            f"{option} caps this process, and with --detach the tree runs on a worker: "
+            f"give {option} to `taskflow worker` instead"
+        )
+    check_executor_limits(limits, rates)
     with reported(file, as_json=as_json):  # checked once, by creating the tree
         tree_file = load(file, assignments)
         definition = definition_of(tree_file, concurrency or tree_file.concurrency)
@@ -198,14 +210,23 @@ def run(
                 )
             )
             return
-        code = run_async(_run(tree_file, definition, db_url, user_id, as_json))
+        engine = {"executor_limits": limits, "rate_limits": rates}
+        code = run_async(
+            _run(tree_file, definition, db_url, user_id, as_json=as_json, engine=engine)
+        )
     sys.exit(code)
 
 
 async def _run(
-    tree_file: TreeFile, definition: object, db_url: str | None, user: str | None, as_json: bool
+    tree_file: TreeFile,
+    definition: object,
+    db_url: str | None,
+    user: str | None,
+    *,
+    as_json: bool,
+    engine: dict[str, Any],
 ) -> int:
-    async with open_manager(db_url) as manager:
+    async with open_manager(db_url, **engine) as manager:
         try:
             tree_id = await manager.launch(definition, user_id=user)  # type: ignore[arg-type]
         except DefinitionError as exc:
@@ -313,17 +334,31 @@ def _held_line(tree: TaskTree) -> str:
 @click.command()
 @db_option
 @imports_option
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), help="At most this many tasks at once (all trees)."
+)
+@executor_limit_options
 @json_option
-def resume(db_url: str | None, imports: tuple[str, ...], as_json: bool) -> None:
+def resume(
+    *,
+    db_url: str | None,
+    imports: tuple[str, ...],
+    concurrency: int | None,
+    limits: dict[str, int],
+    rates: dict[str, str],
+    as_json: bool,
+) -> None:
     """Finish the trees nobody runs: their process died, stopped, or they wait in the queue.
 
     A dead process on this machine is noticed at once; one elsewhere once its lease runs out.
     Trees held by a live process are listed, with until when.
     """
     import_modules(imports)
+    check_executor_limits(limits, rates)
+    engine = {"concurrency": concurrency, "executor_limits": limits, "rate_limits": rates}
 
     async def go() -> tuple[list[tuple[str, str]], dict[str, str], list[TaskTree]]:
-        async with open_manager(db_url) as manager:
+        async with open_manager(db_url, **engine) as manager:
             started = await manager.resume()
             for tree_id in started:
                 stderr.print(f"resuming tree {tree_id}", markup=False)
