@@ -102,7 +102,8 @@ class Client:
         self, tree: Mapping[str, Any] | Sequence[Any], *, idempotency_key: str | None = None
     ) -> dict[str, Any]:
         """Submit a tree (a tree file's document); returns ``{id, status, status_url,
-        events_url}``. The same ``idempotency_key`` returns the first request's tree."""
+        events_url}``. The same ``idempotency_key`` returns the first request's tree; with a
+        tree that differs from that one it raises `ApiError` (422, ``idempotency-key-reused``)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         result: dict[str, Any] = await self.request("POST", "/v1/trees", json=tree, headers=headers)
         return result

@@ -62,6 +62,37 @@ async def test_idempotency_key_creates_the_tree_once_per_user(api: ApiServer) ->
     assert {r[0] for r in together} == {202} and len({r[1]["id"] for r in together}) == 1
 
 
+async def test_an_idempotency_key_reused_for_another_tree_is_422(api: ApiServer) -> None:
+    """The same key with another body is refused (and creates nothing), instead of answering
+    with the first body's tree as if it were this one."""
+    headers = {"Idempotency-Key": "order-7"}
+    first = await api.call("POST", "/v1/trees", json=TREE, headers=headers)
+    assert first[0] == 202
+    said_bye = {
+        **TREE,
+        "tasks": [{**TREE["tasks"][0], "inputs": {"said": "bye"}}, TREE["tasks"][1]],
+    }
+    one_task = {**TREE, "tasks": TREE["tasks"][:1]}
+    renamed = {**TREE, "tasks": [TREE["tasks"][0], {**TREE["tasks"][1], "key": "c"}]}
+    for body, says in [
+        (said_bye, "task 'a' has another inputs"),
+        (one_task, "task 'b' is missing"),
+        (renamed, "task 'c' is not in it"),
+    ]:
+        status, problem, _ = await api.call("POST", "/v1/trees", json=body, headers=headers)
+        assert status == 422, problem
+        assert problem["type"].endswith("/idempotency-key-reused")
+        assert says in problem["detail"] and "'order-7'" in problem["detail"]
+        assert problem["tree"] == first[1]["id"]
+    await api.manager.task_repository.create_task(
+        "noop", parent_id=first[1]["id"], key="added"
+    )  # a task added to the tree later is not one the body left out
+    again = await api.call("POST", "/v1/trees", json=TREE, headers=headers)
+    assert again[0] == 202 and again[1]["id"] == first[1]["id"]  # the same body still replays
+    status, listed, _ = await api.call("GET", "/v1/trees")
+    assert status == 200 and [t["id"] for t in listed["items"]] == [first[1]["id"]]
+
+
 async def test_a_bad_definition_is_422_with_task_field_and_line(api: ApiServer) -> None:
     text = (
         '{\n  "name": "bad",\n  "tasks": [\n    {"key": "s", "executor": "sleep",\n'

@@ -41,7 +41,8 @@ def _submit() -> dict[str, Any]:
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "description": "The same key (per user) returns the tree the first request made.",
+            "description": "The same key (per user) returns the tree the first request made; "
+            "the same key with a body defining another tree is refused (422).",
             "schema": {"type": "string", "maxLength": 200},
         }
     ]

@@ -29,8 +29,9 @@ from taskflow.api.views import (
     tree_detail,
     tree_urls,
 )
+from taskflow.definition import build_tree
 from taskflow.exceptions import DefinitionError
-from taskflow.models import TaskTree, TreeStatus
+from taskflow.models import Task, TaskTree, TreeStatus
 from taskflow.storage import TreeQuery
 from taskflow.treefile import TreeFile, TreeFileError, tree_from_text
 
@@ -140,6 +141,70 @@ def _accepted(tree: TaskTree, *, replayed: bool) -> web.Response:
     return web.json_response(body, status=202, headers=headers)
 
 
+#: The fields of a task that its definition sets, which a replayed request must repeat (not its
+#: id, its times, or what running it changed).
+DEFINED_FIELDS = (
+    "name", "executor", "user_id", "inputs", "params", "priority", "position", "timeout",
+    "soft_timeout", "retry", "concurrency",
+)  # fmt: skip
+
+
+def _defined(tasks: Sequence[Task]) -> dict[str, dict[str, Any]]:
+    """Each task's defined fields by key, with its parent and dependencies as keys (ids differ
+    from one request to the next)."""
+    key_of = {t.id: t.key for t in tasks}
+    return {
+        t.key: {
+            "parent": key_of.get(t.parent_id) if t.parent_id else None,
+            "dependencies": [(key_of.get(d.id, d.id), d.required) for d in t.dependencies],
+            **{field: getattr(t, field) for field in DEFINED_FIELDS},
+        }
+        for t in tasks
+    }
+
+
+def replay_difference(stored: Sequence[Task], given: Sequence[Task]) -> str | None:
+    """How the tree a request defines (``given``) differs from the one its key created
+    (``stored``), or ``None`` when it is the same tree.
+
+    Tasks added to the stored tree since (`TaskRepository.create_task`; they were created
+    later than the tree's own, which share one time) do not count.
+    """
+    was, now = _defined(stored), _defined(given)
+    for key, fields in now.items():
+        if key not in was:
+            return f"task {key!r} is not in it"
+        for field, value in fields.items():
+            if was[key][field] != value:
+                return f"task {key!r} has another {field}"
+    created = {t.created_at for t in stored if t.parent_id is None}  # the tree's own tasks
+    missing = [t.key for t in stored if t.key not in now and t.created_at in created]
+    return f"task {missing[0]!r} is missing" if missing else None
+
+
+async def _replayed(
+    request: web.Request, tree: TaskTree, definition: Any, key: str, tree_file: TreeFile
+) -> web.Response:
+    """202 with the tree the key created, if this request defines that same tree; 422 if the
+    key is being reused for another one (nothing is created)."""
+    try:
+        given = build_tree(definition, user_id=tree.user_id, tree_id=tree.id)
+    except DefinitionError as exc:
+        raise definition_problem(exc, tree_file.line_of) from exc
+    stored = await request.app[MANAGER].task_repository.get_tree_tasks(tree.id)
+    difference = replay_difference(stored, given)
+    if difference is not None:
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            "Idempotency-Key reused",
+            f"the Idempotency-Key {key!r} created tree {tree.id} from another body: "
+            f"{difference}; use a new key for a new tree",
+            tree=tree.id,
+        )
+    return _accepted(tree, replayed=True)
+
+
 @routes.post(f"{API}/trees")
 async def submit_tree(request: web.Request) -> web.Response:
     """Check and queue a tree; 202 with where to follow it."""
@@ -158,14 +223,15 @@ async def submit_tree(request: web.Request) -> web.Response:
         tree_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{owner}\n{idempotency_key}"))
         existing = await manager.task_repository.get_tree(tree_id)
         if existing is not None:
-            return _accepted(existing, replayed=True)
+            return await _replayed(request, existing, definition, idempotency_key, tree_file)
     try:
         node = await manager.create_tree(definition, user_id=owner, queued=True, tree_id=tree_id)
     except DefinitionError as exc:
         existing = await manager.task_repository.get_tree(tree_id) if tree_id else None
-        if existing is None:
+        if existing is None or idempotency_key is None:
             raise definition_problem(exc, tree_file.line_of) from exc
-        return _accepted(existing, replayed=True)  # a concurrent request with the same key
+        # a concurrent request with the same key created it first
+        return await _replayed(request, existing, definition, idempotency_key, tree_file)
     request.app[WAKE]()
     return _accepted(TaskTree.of(node.task, status=TreeStatus.QUEUED), replayed=False)
 
