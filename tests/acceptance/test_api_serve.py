@@ -10,6 +10,7 @@ import itertools
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_support import Cli
@@ -162,3 +163,54 @@ def test_serve_limits_an_executor_in_its_worker(tmp_path: Path, sqlite_url: str)
     assert len(spans) == 3
     for (_, ended), (started_at, _) in itertools.pairwise(spans):
         assert ended <= started_at, f"two sleeps overlapped: {spans}"
+
+
+def _ended(url: str, key: str, tree_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while True:
+        status, tree, _ = request(f"{url}/v1/trees/{tree_id}", key)
+        assert status == 200, tree
+        if tree["status"] in ("completed", "failed", "cancelled"):
+            return {task["key"]: task for task in tree["tasks"]}
+        assert time.monotonic() < deadline, tree
+        time.sleep(0.1)
+
+
+def test_a_tree_from_http_runs_under_the_server_profile_on_a_local_worker(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """A worker started without ``TASKFLOW_TRUST=server`` (what `run --detach` starts, too)
+    runs a tree that came over HTTP under the server profile: a function name that came from
+    an upstream result is refused where the task runs. The same tree from the CLI, on the
+    same worker, still runs under the worker's own (local) profile."""
+    cli = Cli(tmp_path / "home", sqlite_url)
+    tree = {
+        "name": "from-a-result",
+        "tasks": [
+            {"key": "pick", "executor": "noop", "inputs": {"function": "os:getcwd"}},
+            {"key": "call", "executor": "python.call", "dependencies": ["pick"],
+             "inputs": {"function": "${pick.result.function}"}},
+        ],
+    }  # fmt: skip
+    server = cli.start("serve", "--port", "0", "--no-worker")
+    worker = cli.start("worker", "--poll", "0.2")
+    try:
+        url, admin = started(server)
+        assert admin is not None
+        status, body, _ = request(f"{url}/v1/trees", admin, "POST", tree)
+        assert status == 202, body
+        tasks = _ended(url, admin, body["id"])
+        assert tasks["pick"]["status"] == "completed"
+        assert tasks["call"]["status"] == "failed"
+        assert "'os:getcwd' is not allowed" in tasks["call"]["error"]
+        assert "trust profile server" in tasks["call"]["error"]
+
+        tree_file = tmp_path / "tree.json"
+        tree_file.write_text(json.dumps(tree))
+        queued = cli.run("run", str(tree_file), "--detach", "--json")
+        assert queued.returncode == 0, queued.stderr
+        tasks = _ended(url, admin, json.loads(queued.stdout)["tree_id"])
+        assert tasks["call"]["status"] == "completed", tasks["call"]["error"]
+    finally:
+        stop(worker)
+        assert stop(server) == 0

@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 
 from taskflow import ConfigurationError, DefinitionError, TaskManager, TaskStatus, create_session
+from taskflow.api.trees import from_others
 from taskflow.executors import (
     ExecutorRegistry,
     SafetySetting,
     TrustProfile,
     TrustSettings,
     get_registry,
+    tree_trust,
     trust_settings,
     use_trust,
 )
@@ -192,3 +194,69 @@ def test_executors_without_settings_declare_none() -> None:
     info = registry.register(get_registry().get("noop").cls)  # type: ignore[union-attr]
     assert (info.checks_inputs, list(info.create().safety())) == (False, [])
     assert get_registry().get("python.call").checks_inputs  # type: ignore[union-attr]
+
+
+def test_a_tree_s_server_profile_tightens_a_local_process_and_never_loosens() -> None:
+    assert trust_settings().profile is TrustProfile.LOCAL
+    with tree_trust("server"):
+        assert trust_settings() == TrustSettings(profile=TrustProfile.SERVER, python_call_allow=())
+    assert trust_settings().profile is TrustProfile.LOCAL  # only while its task runs
+    use_trust("server")
+    with tree_trust("local"), tree_trust(None):
+        assert trust_settings().profile is TrustProfile.SERVER
+    with pytest.raises(ConfigurationError, match="'lax' is not a trust profile"), tree_trust("lax"):
+        pass
+
+
+async def test_a_task_whose_tree_came_from_others_runs_under_the_server_profile_here(
+    manager: TaskManager, tmp_path: Path
+) -> None:
+    """The ``trust`` parameter the HTTP API gives every task: this process is ``local``, yet
+    the name from a result is refused when the task runs (and its sibling without it runs)."""
+    marker = tmp_path / "pwned.txt"
+    call = {"executor": "python.call", "dependencies": ["source"]}
+    definition = from_others(
+        {
+            "key": "root",
+            "children": [
+                {"key": "source", "executor": "noop", "inputs": {"function": "os:system"}},
+                {**call, "key": "call", "params": {"trust": "local"},  # replaced: cannot loosen
+                 "inputs": {"function": "${source.result.function}", "args": [f"touch {marker}"]}},
+            ],
+        }
+    )  # fmt: skip
+    tree = await manager.run_tree(definition)
+    task = next(node.task for node in tree.walk() if node.task.key == "call")
+    assert (task.status, task.error_type) == (S.FAILED, "InputValidationError")
+    assert "'os:system' is not allowed" in (task.error or "")
+    assert "trust profile server" in (task.error or "")
+    assert task.params == {"trust": "server"}
+    assert not marker.exists()
+    local = {
+        "key": "root",
+        "children": [
+            {"key": "source", "executor": "noop", "inputs": {"function": "os:getcwd"}},
+            {**call, "key": "call", "inputs": {"function": "${source.result.function}"}},
+        ],
+    }
+    tree = await manager.run_tree(local)
+    task = next(node.task for node in tree.walk() if node.task.key == "call")
+    assert task.status is S.COMPLETED, task.error
+
+
+def test_from_others_marks_every_task_of_a_deep_or_flat_definition() -> None:
+    deep: dict[str, Any] = {"key": "t0"}
+    spec = deep
+    for depth in range(1, 3000):  # deeper than Python's recursion limit
+        child: dict[str, Any] = {"key": f"t{depth}", "executor": "noop"}
+        spec["children"] = [child]
+        spec = child
+    marked, seen = from_others(deep), 0
+    spec = marked
+    while spec is not None:
+        assert spec["params"] == {"trust": "server"}
+        seen += 1
+        spec = spec.get("children", [None])[0]
+    assert seen == 3000 and "params" not in deep  # the given definition is left as it was
+    flat = from_others([{"id": "a", "params": {"x": 1}}, {"id": "b", "parent_id": "a"}])
+    assert [s["params"] for s in flat] == [{"x": 1, "trust": "server"}, {"trust": "server"}]

@@ -15,7 +15,7 @@ from taskflow.api.auth import principal_of
 from taskflow.api.context import MANAGER, WAKE
 from taskflow.api.problems import definition_problem, not_found
 from taskflow.api.tasks import json_body
-from taskflow.api.trees import BODY_NAME, read_document, tree_owner
+from taskflow.api.trees import BODY_NAME, from_others, read_document, tree_owner
 from taskflow.api.views import API
 from taskflow.exceptions import DefinitionError, ScheduleError
 from taskflow.models.schedule import FireRecord, ScheduleRecord
@@ -74,7 +74,7 @@ async def create_schedule(request: web.Request) -> web.Response:
     """A schedule from a tree file's document with a ``schedule:`` section."""
     tree_file = await read_document(request, scheduled=True)
     owner = tree_owner(tree_file, principal_of(request))
-    definition = tree_file.definition
+    definition = from_others(tree_file.definition)
     name = definition.get("name") if isinstance(definition, dict) else None
     if not name:
         raise TreeFileError("name: a schedule needs a name", path=BODY_NAME)

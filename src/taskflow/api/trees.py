@@ -31,6 +31,7 @@ from taskflow.api.views import (
 )
 from taskflow.definition import build_tree
 from taskflow.exceptions import DefinitionError
+from taskflow.executors import TRUST_PARAM, TrustProfile
 from taskflow.models import Task, TaskTree, TreeStatus
 from taskflow.storage import TreeQuery
 from taskflow.treefile import TreeFile, TreeFileError, tree_from_text
@@ -97,7 +98,34 @@ def _definition(tree_file: TreeFile) -> Any:
     definition = tree_file.definition
     if tree_file.concurrency is not None and isinstance(definition, Mapping):
         definition = {**definition, "concurrency": tree_file.concurrency}
-    return definition
+    return from_others(definition)
+
+
+def _stamped(spec: Any) -> Any:
+    if not isinstance(spec, Mapping):
+        return spec  # the checks refuse it, naming it
+    params = spec.get("params")
+    if params is not None and not isinstance(params, Mapping):
+        return dict(spec)
+    return {**spec, "params": {**(params or {}), TRUST_PARAM: TrustProfile.SERVER.value}}
+
+
+def from_others(definition: Any) -> Any:
+    """The definition with every task's ``trust`` parameter set to ``server``: a tree that came
+    over HTTP runs under the ``server`` trust profile in any process that runs it (a
+    ``taskflow worker`` started without ``TASKFLOW_TRUST=server``, a Celery worker), not only
+    in this one. A document cannot loosen it: a ``trust`` it gives is replaced."""
+    if not isinstance(definition, Mapping):
+        return [_stamped(s) for s in definition] if isinstance(definition, list) else definition
+    root = _stamped(definition)
+    stack = [root]
+    while stack:  # no recursion: the nesting depth is the sender's to choose
+        spec = stack.pop()
+        children = spec.get("children")
+        if isinstance(children, list):
+            spec["children"] = [_stamped(child) for child in children]
+            stack.extend(child for child in spec["children"] if isinstance(child, dict))
+    return root
 
 
 async def read_document(request: web.Request, *, scheduled: bool = False) -> TreeFile:

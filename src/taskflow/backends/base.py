@@ -47,6 +47,8 @@ class Attempt:
         cancel_grace: How long a cancelled executor may take to stop before it is stopped by
             force.
         queue: Where a distributed backend should run it (``None``: its default).
+        trust: The trust profile of its tree (``"server"``: the tree came from others, and
+            the executor runs under that profile wherever it runs; ``None``: the process's).
     """
 
     dispatch_id: str
@@ -62,6 +64,7 @@ class Attempt:
     soft_timeout: float | None = None
     cancel_grace: float = 5.0
     queue: str | None = None
+    trust: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The attempt as a JSON object (version 1)."""

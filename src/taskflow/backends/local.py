@@ -28,6 +28,7 @@ from taskflow.executors import (
     invoke,
 )
 from taskflow.executors.context import reset_context, set_context
+from taskflow.executors.trust import tree_trust
 from taskflow.models import ErrorType, TaskStatus
 
 logger = logging.getLogger("taskflow.backend")
@@ -151,7 +152,8 @@ class LocalBackend(ExecutionBackend):
             return Outcome.failure(exc, ErrorType.EXECUTOR)
         if run.context.is_cancelled:  # cancelled before it started
             self._call_cancel(run)
-        return await invoke(info, run.attempt.inputs, run.context, run.executor)
+        with tree_trust(run.attempt.trust):
+            return await invoke(info, run.attempt.inputs, run.context, run.executor)
 
     def _stopped(self, run: _Run) -> Outcome:
         """The outcome of an attempt whose coroutine was cancelled."""

@@ -150,8 +150,8 @@ async def _serve(
         click.echo(f"taskflow API on {url} ({mode}); reference: {url}/docs", err=True)
         if not worker:
             click.echo(
-                "trees are run by `taskflow worker` processes: start them with "
-                "TASKFLOW_TRUST=server (the trees come from others)",
+                "trees are run by `taskflow worker` processes (under the server trust "
+                "profile, wherever they run: they come from others)",
                 err=True,
             )
 

@@ -25,7 +25,7 @@ from taskflow.engine.decide import CancelRequest
 from taskflow.engine.graph import Node
 from taskflow.engine.running import RunHost, Running
 from taskflow.engine.waits import Waits
-from taskflow.executors import Outcome
+from taskflow.executors import TRUST_PARAM, Outcome
 from taskflow.models import ErrorType, TaskStatus
 from taskflow.models.values import json_problem
 from taskflow.references import ReferenceResolutionError, resolve
@@ -125,6 +125,7 @@ class Dispatch:
             soft_timeout=base.soft_timeout,
             cancel_grace=context.settings.cancel_grace_seconds,
             queue=_queue(base.params) or (info.cls.queue if info is not None else None),
+            trust=base.params.get(TRUST_PARAM),
         )
 
     async def reattach(self, nodes: list[Node]) -> set[str]:

@@ -18,9 +18,11 @@ from taskflow.executors.registry import (
 )
 from taskflow.executors.signals import Retry, TaskCtl, TaskSignal
 from taskflow.executors.trust import (
+    TRUST_PARAM,
     SafetySetting,
     TrustProfile,
     TrustSettings,
+    tree_trust,
     trust_settings,
     use_trust,
 )
@@ -30,6 +32,7 @@ for _executor in BUILTIN_EXECUTORS:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "TRUST_PARAM",
     "BaseTask",
     "ExecutableTask",
     "ExecutionContext",
@@ -50,6 +53,7 @@ __all__ = [
     "invoke",
     "judge_result",
     "registered",
+    "tree_trust",
     "trust_settings",
     "use_trust",
 ]

@@ -18,11 +18,13 @@ holds the profile and the settings of the built-in ``python.call``.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import enum
 import fnmatch
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from taskflow.exceptions import ConfigurationError
@@ -129,14 +131,45 @@ def use_trust(settings: TrustSettings | TrustProfile | str | None) -> None:
         _CHOSEN.settings = TrustSettings.from_environment(settings)
 
 
+#: The profile of the tree whose task runs in this context (`tree_trust`): it can make the
+#: process's profile stricter, never looser.
+_TREE_TRUST: contextvars.ContextVar[TrustProfile | None] = contextvars.ContextVar(
+    "taskflow_tree_trust", default=None
+)
+
+#: The task parameter that carries a tree's profile (set by the HTTP API on every task).
+TRUST_PARAM = "trust"
+
+
 def trust_settings() -> TrustSettings:
-    """The trust settings in force: those set by `use_trust`, else the environment's.
+    """The trust settings in force: those set by `use_trust`, else the environment's — under
+    the ``server`` profile (with the allowlist variables) while a task of a tree that came
+    from others runs (`tree_trust`), whatever the process's profile.
 
     Raises:
         ConfigurationError: ``$TASKFLOW_TRUST`` or an allowlist variable is malformed.
     """
     chosen = _CHOSEN.settings
-    return chosen if chosen is not None else TrustSettings.from_environment()
+    settings = chosen if chosen is not None else TrustSettings.from_environment()
+    if _TREE_TRUST.get() is TrustProfile.SERVER and settings.profile is TrustProfile.LOCAL:
+        return TrustSettings.from_environment(TrustProfile.SERVER)
+    return settings
+
+
+@contextlib.contextmanager
+def tree_trust(profile: TrustProfile | str | None) -> Iterator[None]:
+    """Run what follows under the trust profile of a tree (its tasks' ``trust`` parameter):
+    ``server`` makes `trust_settings` answer with the ``server`` profile here; ``None`` or
+    ``local`` leave the process's profile as it is.
+
+    Raises:
+        ConfigurationError: an unknown profile name.
+    """
+    token = _TREE_TRUST.set(parse_profile(profile) if profile else None)
+    try:
+        yield
+    finally:
+        _TREE_TRUST.reset(token)
 
 
 def parse_profile(value: TrustProfile | str | None) -> TrustProfile:

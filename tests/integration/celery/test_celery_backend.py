@@ -85,3 +85,30 @@ async def test_celery_own_command_runs_the_same_worker(
         node = next(n for n in tree.walk() if n.task.key == "a")
         assert node.result is not None
         assert node.result["pid"] in one.children()
+
+
+async def test_a_tree_from_others_runs_under_the_server_profile_on_the_workers(
+    postgres_url: str, celery_settings: CelerySettings, two_workers: list[Any]
+) -> None:
+    """The attempt carries its tree's profile to the worker process (started without
+    ``TASKFLOW_TRUST``): a function name from a result is refused there."""
+    from taskflow.api.trees import from_others
+
+    children = [
+        {"key": "pick", "executor": "noop", "inputs": {"function": "os:getcwd"}},
+        {"key": "call", "executor": "python.call", "dependencies": ["pick"],
+         "inputs": {"function": "${pick.result.function}"}},
+    ]  # fmt: skip
+    manager = celery_manager(postgres_url, celery_settings)
+    try:
+        others = await asyncio.wait_for(
+            manager.run_tree(from_others({"name": "others", "children": children})), 60
+        )
+        own = await asyncio.wait_for(manager.run_tree({"name": "own", "children": children}), 60)
+    finally:
+        await manager.close()
+    call = next(n.task for n in others.walk() if n.task.key == "call")
+    assert call.status.value == "failed" and "trust profile server" in (call.error or "")
+    call = next(n.task for n in own.walk() if n.task.key == "call")
+    assert call.status.value == "completed", call.error
+    assert call.result is not None and "value" in call.result  # getcwd ran on a worker
