@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 from api_server import ApiServer, api_server
+
+from taskflow import EngineSettings, TaskManager, create_session
+from taskflow.runtime import Worker, WorkerSettings
 
 TREE = {
     "name": "hello",
@@ -235,3 +239,63 @@ async def test_a_lone_surrogate_anywhere_is_422_not_500(api: ApiServer) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert status == 422, problem
+
+
+@contextlib.asynccontextmanager
+async def a_worker(url: str) -> AsyncIterator[None]:
+    """A worker in a manager of its own (another process, as far as the API can tell)."""
+    manager = TaskManager(create_session(url), settings=EngineSettings(poll_seconds=0.1))
+    worker = Worker(manager, WorkerSettings(poll_seconds=0.1, stop_grace_seconds=0))
+    running = asyncio.ensure_future(worker.run())
+    try:
+        yield
+    finally:
+        worker.stop()
+        await running
+        await manager.close()
+
+
+async def until_running(api: ApiServer, tree_id: str) -> None:
+    deadline = asyncio.get_running_loop().time() + 15
+    while (await api.wait_status(tree_id, {"queued", "in_progress"}))["tasks"][1][
+        "status"
+    ] != "in_progress":
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+
+
+async def test_a_retry_queues_the_tree_for_a_worker_and_runs_nothing_in_the_api(
+    database_url: str,
+) -> None:
+    """``POST /v1/tasks/ID/retry`` on a server without a worker (``serve --no-worker``): the
+    task is reset and its tree handed to the workers; the API process runs nothing. Both a
+    tree cancelled before it ever ran (queued again) and one cancelled while it ran."""
+    sleep = {
+        "name": "napping",
+        "tasks": [{"key": "nap", "executor": "sleep", "inputs": {"seconds": 1}}],
+    }
+    async with api_server(database_url, worker=False) as api:
+        _, never, _ = await api.call("POST", "/v1/trees", json=sleep)
+        _, ran, _ = await api.call("POST", "/v1/trees", json=sleep)
+        status, body, _ = await api.call("POST", f"/v1/tasks/{never['id']}/cancel")
+        assert status == 202, body
+        await api.wait_status(never["id"], {"cancelled"})
+        async with a_worker(database_url):
+            await until_running(api, ran["id"])
+            assert (await api.call("POST", f"/v1/tasks/{ran['id']}/cancel"))[0] == 202
+            await api.wait_status(ran["id"], {"cancelled"})
+        for tree, expected in ((never, "queued"), (ran, "in_progress")):
+            nap = {t["key"]: t for t in (await api.wait_status(tree["id"], {"cancelled"}))["tasks"]}
+            status, body, _ = await api.call("POST", f"/v1/tasks/{nap['nap']['id']}/retry")
+            assert status == 202, body
+            after = await api.wait_status(tree["id"], {expected})
+            assert after["tasks"][1]["status"] == "pending"
+        await asyncio.sleep(0.5)
+        assert api.manager.active_trees == []  # nothing runs in the API process
+        for tree, expected in ((never, "queued"), (ran, "in_progress")):
+            still = await api.wait_status(tree["id"], {expected})
+            assert still["tasks"][1]["status"] == "pending"
+        async with a_worker(database_url):
+            for tree in (never, ran):
+                done = await api.wait_status(tree["id"], {"completed"})
+                assert done["tasks"][1]["attempt"] >= 1

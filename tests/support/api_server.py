@@ -71,12 +71,16 @@ class ApiServer:
 
 
 @contextlib.asynccontextmanager
-async def api_server(url: str, settings: ApiSettings | None = None) -> AsyncIterator[ApiServer]:
-    """A server on a database URL (a worker in the same process runs queued trees)."""
+async def api_server(
+    url: str, settings: ApiSettings | None = None, *, worker: bool = True
+) -> AsyncIterator[ApiServer]:
+    """A server on a database URL (a worker in the same process runs queued trees, unless
+    ``worker`` is false: then nothing runs them, as with ``taskflow serve --no-worker``)."""
     manager = TaskManager(create_session(url), settings=EngineSettings(poll_seconds=0.1))
-    worker = Worker(manager, WorkerSettings(poll_seconds=0.2, stop_grace_seconds=0))
+    loop = Worker(manager, WorkerSettings(poll_seconds=0.2, stop_grace_seconds=0))
     reader = await open_reader(manager)
-    app = create_app(manager, settings or ApiSettings(), wake=worker.wake, reader=reader)
+    wake = loop.wake if worker else None
+    app = create_app(manager, settings or ApiSettings(), wake=wake, reader=reader)
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     keys = {}
@@ -88,13 +92,13 @@ async def api_server(url: str, settings: ApiSettings | None = None) -> AsyncIter
         keys[user], _ = await issue_key(
             manager.storage.api_keys, user_id=user, name="test", scopes=scopes
         )
-    running = asyncio.ensure_future(worker.run())
+    running = asyncio.ensure_future(loop.run() if worker else asyncio.sleep(0))
     session = aiohttp.ClientSession()
     try:
         yield ApiServer(str(server.make_url("")).rstrip("/"), manager, keys, session)
     finally:
         await session.close()
-        worker.stop()
+        loop.stop()
         await running
         await server.close()
         if reader is not None:

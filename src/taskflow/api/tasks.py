@@ -6,8 +6,6 @@ on it — here, or in the process that runs the tree, within a poll.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from functools import cache
 from typing import Any
@@ -16,17 +14,12 @@ import jsonschema
 from aiohttp import web
 
 from taskflow.api.auth import principal_of
-from taskflow.api.context import MANAGER, READER
+from taskflow.api.context import MANAGER, READER, WAKE
 from taskflow.api.problems import Problem, body_text, not_found
 from taskflow.api.views import API, task_view, tree_urls
-from taskflow.events import TaskEvent
 from taskflow.models import Task
 
 routes = web.RouteTableDef()
-#: A retry answers once the tree's record is unfinished again (so that a stream opened right
-#: after it does not end at once), or after this many seconds.
-REOPEN_SECONDS = 5.0
-
 #: The request bodies of the control routes (the OpenAPI document shows these same schemas).
 CANCEL_BODY: dict[str, Any] = {
     "type": "object",
@@ -140,23 +133,13 @@ async def notify_task(request: web.Request) -> web.Response:
 
 @routes.post(f"{API}/tasks/{{task_id}}/retry")
 async def retry_task(request: web.Request) -> web.Response:
-    """Run a failed or cancelled task again (with its dependents, on request)."""
+    """Run a failed or cancelled task again (with its dependents, on request): the task is
+    reset here and its tree queued for a worker (this process runs nothing)."""
     task = await visible_task(request)
     body = await json_body(request, "retry", optional=True)
     manager = request.app[MANAGER]
-    reopened = asyncio.Event()  # the tree runs here: its first batch reopens its record
-
-    def on_event(event: TaskEvent) -> None:
-        if event.tree_id == task.tree_id:
-            reopened.set()
-
-    unsubscribe = manager.events.subscribe(on_event)
-    try:
-        await manager.retry_task(task.id, with_dependents=bool(body.get("with_dependents")))
-        with contextlib.suppress(TimeoutError):  # answered anyway; the stream may end early
-            await asyncio.wait_for(reopened.wait(), REOPEN_SECONDS)
-    finally:
-        unsubscribe()
+    await manager.retry_task(task.id, with_dependents=bool(body.get("with_dependents")), queue=True)
+    request.app[WAKE]()
     return _accepted(task, "retry")
 
 

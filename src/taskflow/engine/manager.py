@@ -242,11 +242,15 @@ class Engine:
             result.append(tree_id)
         return result
 
-    async def retry_task(self, task_id: str, *, with_dependents: bool = False) -> str:
+    async def retry_task(
+        self, task_id: str, *, with_dependents: bool = False, queue: bool = False
+    ) -> str:
         """Run a failed or cancelled task again (and, on request, its dependents).
 
         The task goes back to ``pending`` with its attempt history kept, the groups around it
-        reopen, and its tree starts. Returns the tree id (see `wait`).
+        reopen, and its tree starts here. Returns the tree id (see `wait`). With ``queue``,
+        the tree is not run here but handed to whichever worker is free (``taskflow worker``,
+        `Worker`), as a tree queued to be run: this returns once that is written.
 
         Raises:
             InvalidTransition: the task is not failed or cancelled.
@@ -269,7 +273,13 @@ class Engine:
             await self.storage.leases.release(task.tree_id, self.owner, lease.token, utcnow())
             raise
         record = dataclasses.replace(record, lease=lease)
-        self.runs.start(tasks, record, claim_of(lease), None, resets=was)
+        if not queue:
+            self.runs.start(tasks, record, claim_of(lease), None, resets=was)
+            return task.tree_id
+        if record.started_at is None:  # it never ran (cancelled before): wait in the queue
+            record = dataclasses.replace(record, status=TreeStatus.QUEUED)
+        self.runs.start(tasks, record, claim_of(lease), None, resets=was, mode=Mode.SETTLE)
+        await self.wait(task.tree_id)  # the resets written, the lease let go
         return task.tree_id
 
     # -- controlling --------------------------------------------------------------------------
