@@ -53,7 +53,8 @@ class DirectStatements:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             for conn in self._idle:
-                conn.terminate()
+                with contextlib.suppress(RuntimeError):  # its loop is closed: nothing to do
+                    conn.terminate()
             self._idle, self._loop = [], loop
             self._slots = asyncio.BoundedSemaphore(MAX_CONNECTIONS)
 

@@ -9,6 +9,7 @@ keeper's thread uses.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -41,6 +42,42 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+class LoopBoundEngine(AsyncEngine):
+    """An async engine whose pooled connections start afresh on another event loop.
+
+    A pooled driver connection belongs to the loop it was opened on; a storage used again from
+    a second ``asyncio.run`` (a script, a notebook, a test) would get one of them and fail with
+    "attached to a different loop". On the first connection from a new loop the pool is
+    replaced; the old connections are dropped without being closed, since their loop is gone
+    (Python closes their sockets when it collects them). SQLite's connections need none of
+    this: they answer on whichever loop awaits them.
+    """
+
+    _bound_loop: asyncio.AbstractEventLoop | None = None
+
+    def _rebind(self) -> None:
+        if self.dialect.name == "sqlite":
+            return  # aiosqlite's connections answer on whichever loop awaits them
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if loop is not self._bound_loop:
+            if self._bound_loop is not None:
+                self.sync_engine.dispose(close=False)
+            self._bound_loop = loop
+
+    def connect(self) -> AsyncConnection:
+        """A connection (see `AsyncEngine.connect`), from a pool of this loop's."""
+        self._rebind()
+        return super().connect()
+
+    async def dispose(self, close: bool = True) -> None:
+        """Close the pool's connections (those of this loop: another loop's are dropped)."""
+        self._rebind()
+        await super().dispose(close=close)
+
+
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for ``url`` (SQLite configured for WAL), with clear driver errors."""
     if url.startswith("sqlite"):
@@ -56,6 +93,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         ) from exc
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
         raise ConfigurationError(f"invalid database URL {url!r}: {exc}") from exc
+    engine = LoopBoundEngine(engine.sync_engine)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     return engine
