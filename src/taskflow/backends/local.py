@@ -152,7 +152,9 @@ class LocalBackend(ExecutionBackend):
             return Outcome.failure(exc, ErrorType.EXECUTOR)
         if run.context.is_cancelled:  # cancelled before it started
             self._call_cancel(run)
-        with tree_trust(run.attempt.trust):
+        if run.attempt.trust is None:
+            return await invoke(info, run.attempt.inputs, run.context, run.executor)
+        with tree_trust(run.attempt.trust):  # the tree came from others: run it as theirs
             return await invoke(info, run.attempt.inputs, run.context, run.executor)
 
     def _stopped(self, run: _Run) -> Outcome:
