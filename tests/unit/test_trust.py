@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from taskflow import ConfigurationError, DefinitionError, TaskManager, TaskStatus, create_session
-from taskflow.api.trees import from_others
+from taskflow.api.trees import from_others, replay_difference
+from taskflow.definition import build_tree
 from taskflow.executors import (
     ExecutorRegistry,
     SafetySetting,
@@ -260,3 +261,16 @@ def test_from_others_marks_every_task_of_a_deep_or_flat_definition() -> None:
     assert seen == 3000 and "params" not in deep  # the given definition is left as it was
     flat = from_others([{"id": "a", "params": {"x": 1}}, {"id": "b", "parent_id": "a"}])
     assert [s["params"] for s in flat] == [{"x": 1, "trust": "server"}, {"trust": "server"}]
+
+
+def test_a_replay_of_a_tree_stored_before_the_server_marked_its_tasks_is_the_same_tree() -> None:
+    """An Idempotency-Key replay compares what the body defines, not the ``trust`` the server
+    adds (a tree created before the server added it is not "another tree")."""
+    definition = {"key": "root", "children": [{"key": "a", "executor": "noop", "params": {"x": 1}}]}
+    stored = build_tree(definition, tree_id="t")
+    given = build_tree(from_others(definition), tree_id="t")
+    assert replay_difference(stored, given) is None
+    other = {**definition, "children": [{"key": "a", "executor": "noop", "params": {"x": 2}}]}
+    assert replay_difference(stored, build_tree(from_others(other), tree_id="t")) == (
+        "task 'a' has another params"
+    )

@@ -179,13 +179,15 @@ DEFINED_FIELDS = (
 
 def _defined(tasks: Sequence[Task]) -> dict[str, dict[str, Any]]:
     """Each task's defined fields by key, with its parent and dependencies as keys (ids differ
-    from one request to the next)."""
+    from one request to the next), and its params without the ``trust`` the server sets (a
+    tree stored before it did replays all the same)."""
     key_of = {t.id: t.key for t in tasks}
     return {
         t.key: {
             "parent": key_of.get(t.parent_id) if t.parent_id else None,
             "dependencies": [(key_of.get(d.id, d.id), d.required) for d in t.dependencies],
             **{field: getattr(t, field) for field in DEFINED_FIELDS},
+            "params": {k: v for k, v in t.params.items() if k != TRUST_PARAM},
         }
         for t in tasks
     }
