@@ -21,8 +21,10 @@ def _count(inputs: dict[str, Any]) -> None:
     if key:
         client = redis.Redis.from_url(os.environ["TASKFLOW_REDIS_URL"])
         try:
-            client.incr(key)
-            client.rpush(f"{key}:pids", os.getpid())
+            with client.pipeline(transaction=True) as both:  # whoever sees the count sees the pid
+                both.rpush(f"{key}:pids", os.getpid())
+                both.incr(key)
+                both.execute()
         finally:
             client.close()
 
