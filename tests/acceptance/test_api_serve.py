@@ -165,6 +165,16 @@ def test_serve_limits_an_executor_in_its_worker(tmp_path: Path, sqlite_url: str)
         assert ended <= started_at, f"two sleeps overlapped: {spans}"
 
 
+FROM_A_RESULT = {
+    "name": "from-a-result",
+    "tasks": [
+        {"key": "pick", "executor": "noop", "inputs": {"function": "os:getcwd"}},
+        {"key": "call", "executor": "python.call", "dependencies": ["pick"],
+         "inputs": {"function": "${pick.result.function}"}},
+    ],
+}  # fmt: skip
+
+
 def _ended(url: str, key: str, tree_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 30
     while True:
@@ -184,14 +194,7 @@ def test_a_tree_from_http_runs_under_the_server_profile_on_a_local_worker(
     an upstream result is refused where the task runs. The same tree from the CLI, on the
     same worker, still runs under the worker's own (local) profile."""
     cli = Cli(tmp_path / "home", sqlite_url)
-    tree = {
-        "name": "from-a-result",
-        "tasks": [
-            {"key": "pick", "executor": "noop", "inputs": {"function": "os:getcwd"}},
-            {"key": "call", "executor": "python.call", "dependencies": ["pick"],
-             "inputs": {"function": "${pick.result.function}"}},
-        ],
-    }  # fmt: skip
+    tree = FROM_A_RESULT
     server = cli.start("serve", "--port", "0", "--no-worker")
     worker = cli.start("worker", "--poll", "0.2")
     try:
@@ -211,6 +214,33 @@ def test_a_tree_from_http_runs_under_the_server_profile_on_a_local_worker(
         assert queued.returncode == 0, queued.stderr
         tasks = _ended(url, admin, json.loads(queued.stdout)["tree_id"])
         assert tasks["call"]["status"] == "completed", tasks["call"]["error"]
+    finally:
+        stop(worker)
+        assert stop(server) == 0
+
+
+def test_a_schedule_from_http_fires_trees_under_the_server_profile(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """A schedule created over HTTP keeps the server profile on the trees it fires: its
+    trigger, run by a plain (local) worker, refuses the function name from a result."""
+    cli = Cli(tmp_path / "home", sqlite_url)
+    schedule = {**FROM_A_RESULT, "schedule": {"cron": "0 2 * * *", "timezone": "UTC"}}
+    server = cli.start("serve", "--port", "0", "--no-worker")
+    worker = cli.start("worker", "--poll", "0.2")
+    try:
+        url, admin = started(server)
+        assert admin is not None
+        status, made, _ = request(f"{url}/v1/schedules", admin, "POST", schedule)
+        assert status == 201, made
+        status, fire, _ = request(f"{url}{made['url']}/trigger", admin, "POST", {})
+        assert status == 202, fire
+        tasks = _ended(url, admin, fire["tree_id"])
+        assert tasks["pick"]["status"] == "completed"
+        assert tasks["call"]["status"] == "failed"
+        assert "'os:getcwd' is not allowed" in tasks["call"]["error"]
+        assert "trust profile server" in tasks["call"]["error"]
+        assert {task["params"].get("trust") for task in tasks.values()} == {"server"}
     finally:
         stop(worker)
         assert stop(server) == 0
