@@ -6,9 +6,11 @@ On a SQLite file (with the worker in the server) and on PostgreSQL (``--no-worke
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +188,29 @@ def _ended(url: str, key: str, tree_id: str) -> dict[str, Any]:
         time.sleep(0.1)
 
 
+@contextlib.contextmanager
+def serve_and_a_local_worker(cli: Cli) -> Iterator[tuple[str, str]]:
+    """`serve --no-worker` and a `taskflow worker` without ``TASKFLOW_TRUST=server``:
+    yields the server's URL and its admin key."""
+    server = cli.start("serve", "--port", "0", "--no-worker")
+    worker = cli.start("worker", "--poll", "0.2")
+    try:
+        url, admin = started(server)
+        assert admin is not None
+        yield url, admin
+    finally:
+        stop(worker)
+        assert stop(server) == 0
+
+
+def assert_refused_under_server(tasks: dict[str, dict[str, Any]]) -> None:
+    """`FROM_A_RESULT` ran under the server profile: the function from a result was refused."""
+    assert tasks["pick"]["status"] == "completed"
+    assert tasks["call"]["status"] == "failed"
+    assert "'os:getcwd' is not allowed" in tasks["call"]["error"]
+    assert "trust profile server" in tasks["call"]["error"]
+
+
 def test_a_tree_from_http_runs_under_the_server_profile_on_a_local_worker(
     tmp_path: Path, sqlite_url: str
 ) -> None:
@@ -194,29 +219,17 @@ def test_a_tree_from_http_runs_under_the_server_profile_on_a_local_worker(
     an upstream result is refused where the task runs. The same tree from the CLI, on the
     same worker, still runs under the worker's own (local) profile."""
     cli = Cli(tmp_path / "home", sqlite_url)
-    tree = FROM_A_RESULT
-    server = cli.start("serve", "--port", "0", "--no-worker")
-    worker = cli.start("worker", "--poll", "0.2")
-    try:
-        url, admin = started(server)
-        assert admin is not None
-        status, body, _ = request(f"{url}/v1/trees", admin, "POST", tree)
+    with serve_and_a_local_worker(cli) as (url, admin):
+        status, body, _ = request(f"{url}/v1/trees", admin, "POST", FROM_A_RESULT)
         assert status == 202, body
-        tasks = _ended(url, admin, body["id"])
-        assert tasks["pick"]["status"] == "completed"
-        assert tasks["call"]["status"] == "failed"
-        assert "'os:getcwd' is not allowed" in tasks["call"]["error"]
-        assert "trust profile server" in tasks["call"]["error"]
+        assert_refused_under_server(_ended(url, admin, body["id"]))
 
         tree_file = tmp_path / "tree.json"
-        tree_file.write_text(json.dumps(tree))
+        tree_file.write_text(json.dumps(FROM_A_RESULT))
         queued = cli.run("run", str(tree_file), "--detach", "--json")
         assert queued.returncode == 0, queued.stderr
         tasks = _ended(url, admin, json.loads(queued.stdout)["tree_id"])
         assert tasks["call"]["status"] == "completed", tasks["call"]["error"]
-    finally:
-        stop(worker)
-        assert stop(server) == 0
 
 
 def test_a_schedule_from_http_fires_trees_under_the_server_profile(
@@ -226,21 +239,11 @@ def test_a_schedule_from_http_fires_trees_under_the_server_profile(
     trigger, run by a plain (local) worker, refuses the function name from a result."""
     cli = Cli(tmp_path / "home", sqlite_url)
     schedule = {**FROM_A_RESULT, "schedule": {"cron": "0 2 * * *", "timezone": "UTC"}}
-    server = cli.start("serve", "--port", "0", "--no-worker")
-    worker = cli.start("worker", "--poll", "0.2")
-    try:
-        url, admin = started(server)
-        assert admin is not None
+    with serve_and_a_local_worker(cli) as (url, admin):
         status, made, _ = request(f"{url}/v1/schedules", admin, "POST", schedule)
         assert status == 201, made
         status, fire, _ = request(f"{url}{made['url']}/trigger", admin, "POST", {})
         assert status == 202, fire
         tasks = _ended(url, admin, fire["tree_id"])
-        assert tasks["pick"]["status"] == "completed"
-        assert tasks["call"]["status"] == "failed"
-        assert "'os:getcwd' is not allowed" in tasks["call"]["error"]
-        assert "trust profile server" in tasks["call"]["error"]
+        assert_refused_under_server(tasks)
         assert {task["params"].get("trust") for task in tasks.values()} == {"server"}
-    finally:
-        stop(worker)
-        assert stop(server) == 0
