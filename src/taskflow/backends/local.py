@@ -183,6 +183,9 @@ class LocalBackend(ExecutionBackend):
         if run.partial is not None:
             outcome = dataclasses.replace(outcome, result=run.partial)
         run.reports.finished(run.attempt.dispatch_id, outcome)
+        # The attempt is over: let go of what points back at the run (the context's control,
+        # the asyncio task), so that it is freed now rather than by a garbage collection.
+        run.context = run.executor = run.task = None
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -232,13 +235,13 @@ class LocalBackend(ExecutionBackend):
 
     def _call_cancel(self, run: _Run) -> None:
         cancel = getattr(run.executor, "cancel", None)
-        if cancel is not None and run.cancelling is None:
-            run.cancelling = asyncio.ensure_future(self._cancelled_partial(run, cancel))
+        if cancel is not None and run.cancelling is None and run.context is not None:
+            partial = self._cancelled_partial(run, run.context, cancel)
+            run.cancelling = asyncio.ensure_future(partial)
 
     @staticmethod
-    async def _cancelled_partial(run: _Run, cancel: Any) -> None:
-        assert run.context is not None
-        token = set_context(run.context)  # cancel() sees the same self.context as execute()
+    async def _cancelled_partial(run: _Run, context: ExecutionContext, cancel: Any) -> None:
+        token = set_context(context)  # cancel() sees the same self.context as execute()
         try:
             partial = await asyncio.wait_for(cancel(), max(run.attempt.cancel_grace, 0.1))
         except Exception:
