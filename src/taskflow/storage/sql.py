@@ -170,7 +170,8 @@ class SqlStorage(Storage):
             except ValueError as exc:  # NaN or infinity in inputs
                 raise DefinitionError(f"a value cannot be stored as JSON: {exc}") from exc
             steps.extend(
-                Step(codec.insert_task_sql, part, many=True) for part in codec.chunked(rows)
+                Step(codec.insert_task_sql, part, many=True, nulls=True)
+                for part in codec.chunked(rows)
             )
         if not steps:
             return
@@ -230,7 +231,13 @@ class SqlStorage(Storage):
         if batch.tasks:
             rows = [codec.state_row(state) for state in batch.tasks]
             steps.append(
-                Step(codec.update_state_sql, codec.many(rows), many=True, expect=len(rows))
+                Step(
+                    codec.update_state_sql,
+                    codec.many(rows),
+                    many=True,
+                    expect=len(rows),
+                    nulls=True,
+                )
             )
         if batch.events:
             rows = [codec.event_row(event) for event in batch.events]

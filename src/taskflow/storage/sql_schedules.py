@@ -172,7 +172,8 @@ class SqlScheduleStore(ScheduleStore):
             task_rows = [codec.task_row(task) for _, tasks in firing.trees for task in tasks]
             steps.append(Step(codec.insert_tree_sql, codec.many(tree_rows), many=True))
             steps.extend(
-                Step(codec.insert_task_sql, part, many=True) for part in codec.chunked(task_rows)
+                Step(codec.insert_task_sql, part, many=True, nulls=True)
+                for part in codec.chunked(task_rows)
             )
         return steps
 

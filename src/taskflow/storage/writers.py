@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import functools
+import operator
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -30,11 +32,16 @@ from taskflow.storage.codec import CONFLICT_MARK
 from taskflow.storage.pg_direct import DirectStatements
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+#: How many (statement, NULL pattern) pairs `spell_nulls` keeps rewritten before it starts over.
+SPELLED_MAX = 256
 
 
 class Step:
     """One statement of a transaction: ``execute`` (``rows`` is one parameter tuple) or
     ``executemany`` (``many``: a list of tuples), and the row count it must reach.
+
+    ``nulls`` says that the rows hold many ``None`` values (a new task's run state, a task
+    state's unset fields): a SQLite writer spells them in the statement (`spell_nulls`).
 
     A step that is ``whole`` is a transaction by itself: a single statement that checks its
     own conditions (PostgreSQL's data-modifying ``WITH``), sent with no ``BEGIN``/``COMMIT``
@@ -43,7 +50,7 @@ class Step:
     message holds `CONFLICT_MARK`, and nothing is written.
     """
 
-    __slots__ = ("expect", "many", "rows", "sql", "whole")
+    __slots__ = ("expect", "many", "nulls", "rows", "sql", "whole")
 
     def __init__(
         self,
@@ -53,12 +60,65 @@ class Step:
         many: bool = False,
         expect: int | None = None,
         whole: bool = False,
+        nulls: bool = False,
     ) -> None:
         self.sql = sql
         self.rows = rows
         self.many = many
         self.expect = expect
         self.whole = whole
+        self.nulls = nulls
+
+
+_is_none = functools.partial(operator.is_, None)
+_Spelled = tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]
+_spelled: dict[tuple[str, tuple[bool, ...]], _Spelled | None] = {}
+
+
+def spell_nulls(
+    sql: str, rows: Sequence[tuple[Any, ...]]
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """``executemany(sql, rows)`` as the same statement per pattern of ``None`` in the rows,
+    each with its ``None`` parameters written ``NULL`` in the SQL and left out of its rows.
+
+    Python's ``sqlite3`` binds a ``None`` slowly: it looks for an adapter for it every time
+    (about 0.27 µs, against 0.01 µs for an integer), and a new task's row holds 17 of them.
+    ``NULL`` in place of a ``?`` means what a bound ``None`` means — in ``VALUES``, in ``SET``
+    and in a comparison — so the statements write exactly what ``sql`` would. A statement
+    whose ``?`` count differs from the rows' length (a ``?`` in a literal) is left as it is.
+    """
+    groups: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        shape = tuple(map(_is_none, row))
+        group = groups.get(shape)
+        if group is None:
+            group = groups[shape] = []
+        group.append(row)
+    spelled = []
+    for shape, group in groups.items():
+        key = (sql, shape)
+        if key not in _spelled:
+            if len(_spelled) >= SPELLED_MAX:
+                _spelled.clear()
+            _spelled[key] = _spell(sql, shape)
+        rewritten = _spelled[key]
+        if rewritten is None:
+            spelled.append((sql, group))
+        else:
+            spelled.append((rewritten[0], list(map(rewritten[1], group))))
+    return spelled
+
+
+def _spell(sql: str, shape: tuple[bool, ...]) -> _Spelled | None:
+    parts = sql.split("?")
+    keep = [index for index, none in enumerate(shape) if not none]
+    if len(parts) != len(shape) + 1 or not any(shape) or len(keep) < 2:
+        return None  # nothing to spell, or a single kept value (itemgetter gives no tuple)
+    text = [parts[0]]
+    for none, part in zip(shape, parts[1:], strict=True):
+        text.append("NULL" if none else "?")
+        text.append(part)
+    return "".join(text), operator.itemgetter(*keep)
 
 
 class StepMismatch(Exception):
@@ -124,10 +184,16 @@ class SqliteFileWriter(Writer):
         conn.execute("BEGIN IMMEDIATE")
         try:
             for index, step in enumerate(steps):
-                run = conn.executemany if step.many else conn.execute
-                cursor = run(step.sql, step.rows)
-                if step.expect is not None and cursor.rowcount != step.expect:
-                    raise StepMismatch(index, cursor.rowcount)
+                if step.nulls:
+                    count = sum(
+                        conn.executemany(sql, rows).rowcount
+                        for sql, rows in spell_nulls(step.sql, step.rows)
+                    )
+                else:
+                    run = conn.executemany if step.many else conn.execute
+                    count = run(step.sql, step.rows).rowcount
+                if step.expect is not None and count != step.expect:
+                    raise StepMismatch(index, count)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
