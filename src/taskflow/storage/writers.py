@@ -73,6 +73,7 @@ class Step:
 _is_none = functools.partial(operator.is_, None)
 _Spelled = tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]
 _spelled: dict[tuple[str, tuple[bool, ...]], _Spelled | None] = {}
+_UNSPELLED: Any = object()
 
 
 def spell_nulls(
@@ -97,11 +98,11 @@ def spell_nulls(
     spelled = []
     for shape, group in groups.items():
         key = (sql, shape)
-        if key not in _spelled:
+        rewritten = _spelled.get(key, _UNSPELLED)
+        if rewritten is _UNSPELLED:  # writer threads share the table: read it once
             if len(_spelled) >= SPELLED_MAX:
                 _spelled.clear()
-            _spelled[key] = _spell(sql, shape)
-        rewritten = _spelled[key]
+            rewritten = _spelled[key] = _spell(sql, shape)
         if rewritten is None:
             spelled.append((sql, group))
         else:
